@@ -125,15 +125,17 @@ export interface SidecarContext {
   readonly accessLogger: Logger;
   readonly clusters: ClusterManager;
   readonly routes: RouteProvider;
+  /** Compiles an inline RouteConfiguration (HCM `route_config`) into a table. */
+  readonly compileRouteTable: (config: RouteConfigData) => RouteTable;
 }
 
 // ---------- xDS client → sidecar ----------
 
 /**
  * Where the ADS client hands validated resources of one type. `upserts` are new or changed resources
- * (by name), `removals` names gone. Returns errors that make the update a NACK (e.g. a listener whose
- * port cannot be bound); on errors nothing of that update is applied.
+ * (by name), `removals` names gone. Resolves to errors that make the update a NACK (e.g. a listener
+ * whose port cannot be bound); resources that failed are not applied, the others are.
  */
 export interface XdsSink {
-  apply(typeUrl: string, upserts: ReadonlyMap<string, unknown>, removals: readonly string[]): string[];
+  apply(typeUrl: string, upserts: ReadonlyMap<string, unknown>, removals: readonly string[]): Promise<string[]>;
 }
