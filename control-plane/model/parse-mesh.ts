@@ -1,0 +1,792 @@
+// Mesh config parser: YAML text → validated, deep-frozen World, collecting every error with file, line, column and field.
+import { isIP } from 'node:net';
+import { LineCounter, parseDocument } from 'yaml';
+import { deepFreeze, err, ok, type Result } from '../../src/core/result.js';
+import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_MESH_NAME,
+  DEFAULT_ROUTE_TIMEOUT_MS,
+  type DependencyConfig,
+  type Destination,
+  type GatewayConfig,
+  type HeaderMatch,
+  type HeaderOps,
+  type InstanceConfig,
+  type Labels,
+  type LbPolicyName,
+  type MeshConfig,
+  type NodeRole,
+  type Protocol,
+  type QueryMatch,
+  type RedirectCode,
+  type RouteMatch,
+  type RouteRule,
+  type RouteSet,
+  type RuleAction,
+  type ServiceConfig,
+  type StringMatch,
+  type StringMatchKind,
+  type World,
+} from './mesh-types.js';
+import { joinPath, YamlReader, type Field } from './yaml-reader.js';
+
+const SERVICE_NAME = /^[a-z0-9-]{1,63}$/;
+const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
+const LABEL_VALUE = /^[A-Za-z0-9._-]{0,63}$/;
+const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
+const PSEUDO_HEADERS = [':authority', ':method', ':path', ':scheme'];
+const METHOD = /^[A-Z]+$/;
+const HOSTNAME = /^[A-Za-z0-9.-]+(:\d{1,5})?$/;
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m)$/;
+const MAX_DURATION_MS = 24 * 3600 * 1000;
+const MAX_WEIGHT = 1_000_000;
+const REDIRECT_CODES: readonly RedirectCode[] = [301, 302, 303, 307, 308];
+
+/** A port some process binds on one host: conflicts are reported once per (host, port). */
+interface Bind {
+  readonly host: string;
+  readonly ip: string;
+  readonly port: number;
+  readonly what: string;
+  readonly at: Field;
+  readonly path: string;
+}
+
+function isLoopbackOrAny(ip: string): boolean {
+  return ip.startsWith('127.') || ip === '::1' || ip === '0.0.0.0' || ip === '::';
+}
+
+function isWildcard(ip: string): boolean {
+  return ip === '0.0.0.0' || ip === '::';
+}
+
+/** The machine an address lives on: every loopback and wildcard address is "this host". */
+function hostKey(ip: string): string {
+  return isLoopbackOrAny(ip) ? 'local' : ip;
+}
+
+function labelsMatch(subset: Labels, labels: Labels): boolean {
+  return Object.entries(subset).every(([k, v]) => labels[k] === v);
+}
+
+function formatLabels(labels: Labels): string {
+  return `{${Object.entries(labels)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join(', ')}}`;
+}
+
+/** Rejects JavaScript-only regex syntax that RE2 (Envoy, gRPC) does not accept; null when fine. */
+function regexProblem(source: string): string | null {
+  try {
+    new RegExp(source, 'u');
+  } catch (e) {
+    return `invalid regex: ${(e as Error).message}`;
+  }
+  if (/\(\?<?[=!]/.test(source)) return 'lookaround is not RE2 syntax';
+  if (/\\[1-9]/.test(source)) return 'backreferences are not RE2 syntax';
+  return null;
+}
+
+const EMPTY_OPS: HeaderOps = { add: {}, set: {}, remove: [] };
+
+/** Reads one mesh document; sections are read in dependency order (services, routes, gateways). */
+class MeshParser {
+  readonly #r: YamlReader;
+  readonly #services = new Map<string, { svc: ServiceConfig; at: Field }>();
+  readonly #nodes = new Map<string, { path: string; role: NodeRole | null }>();
+  readonly #binds: Bind[] = [];
+  readonly #pendingDeps: Array<{ service: string; at: Field; path: string }> = [];
+
+  constructor(reader: YamlReader) {
+    this.#r = reader;
+  }
+
+  read(): { mesh: MeshConfig; nodes: Map<string, NodeRole> } | null {
+    const r = this.#r;
+    const root = r.root();
+    if (r.isNull(root)) {
+      r.error(root, '', 'the file is empty; expected a mapping with `services`');
+      return null;
+    }
+    const m = r.map(root, '', ['mesh', 'services', 'routes', 'gateways']);
+    if (m === null) return null;
+
+    let name = DEFAULT_MESH_NAME;
+    const meshField = m.get('mesh');
+    if (meshField !== undefined) {
+      const mm = r.map(meshField, 'mesh', ['name']);
+      const n = mm ? r.optional(mm, 'name', 'mesh', (f, p) => r.string(f, p, SERVICE_NAME, '[a-z0-9-]+')) : null;
+      if (n) name = n;
+    }
+
+    const services: ServiceConfig[] = [];
+    const servicesField = m.get('services');
+    if (servicesField === undefined) r.error(root, 'services', 'is required');
+    else {
+      const items = r.list(servicesField, 'services') ?? [];
+      items.forEach((f, i) => {
+        const s = this.#service(f, `services[${i}]`);
+        if (s) services.push(s);
+      });
+      this.#checkDependencies();
+    }
+
+    const routes: RouteSet[] = [];
+    const routesField = m.get('routes');
+    if (routesField !== undefined && !r.isNull(routesField)) {
+      const seen = new Map<string, string>();
+      (r.list(routesField, 'routes') ?? []).forEach((f, i) => {
+        const rs = this.#routeSet(f, `routes[${i}]`, seen);
+        if (rs) routes.push(rs);
+      });
+    }
+
+    const gateways: GatewayConfig[] = [];
+    const gatewaysField = m.get('gateways');
+    if (gatewaysField !== undefined && !r.isNull(gatewaysField)) {
+      (r.list(gatewaysField, 'gateways') ?? []).forEach((f, i) => {
+        const g = this.#gateway(f, `gateways[${i}]`);
+        if (g) gateways.push(g);
+      });
+    }
+
+    this.#checkBinds();
+    const nodes = new Map<string, NodeRole>();
+    for (const [id, n] of this.#nodes) if (n.role) nodes.set(id, n.role);
+    return { mesh: { name, services, routes, gateways }, nodes };
+  }
+
+  // ---------- services ----------
+
+  #service(f: Field, path: string): ServiceConfig | null {
+    const r = this.#r;
+    const m = r.map(f, path, ['name', 'protocol', 'lb', 'connect_timeout', 'instances', 'dependencies']);
+    if (m === null) return null;
+    const name = r.required(m, 'name', f, path, (g, p) => r.string(g, p, SERVICE_NAME, '[a-z0-9-]+ (at most 63 characters)'));
+    const protocol = r.required(m, 'protocol', f, path, (g, p) => r.oneOf<Protocol>(g, p, ['http', 'tcp']));
+    const lb = r.optional(m, 'lb', path, (g, p) => r.oneOf<LbPolicyName>(g, p, ['round_robin', 'least_request']));
+    const connectTimeoutMs = r.optional(m, 'connect_timeout', path, (g, p) => this.#duration(g, p, false));
+
+    const instances: InstanceConfig[] = [];
+    const instancesField = m.get('instances');
+    const instanceItems: Field[] = [];
+    if (instancesField === undefined) r.error(f, joinPath(path, 'instances'), 'is required (an empty list is allowed)');
+    else if (!r.isNull(instancesField)) {
+      (r.list(instancesField, joinPath(path, 'instances')) ?? []).forEach((g, i) => {
+        const inst = this.#instance(g, `${path}.instances[${i}]`);
+        if (inst) {
+          instances.push(inst);
+          instanceItems.push(g);
+        }
+      });
+    }
+
+    const dependencies: DependencyConfig[] = [];
+    const depsField = m.get('dependencies');
+    if (depsField !== undefined && !r.isNull(depsField)) {
+      const seen = new Set<string>();
+      (r.list(depsField, joinPath(path, 'dependencies')) ?? []).forEach((g, i) => {
+        const dp = `${path}.dependencies[${i}]`;
+        const dm = r.map(g, dp, ['service', 'port']);
+        if (dm === null) return;
+        const service = r.required(dm, 'service', g, dp, (h, p) => r.string(h, p, SERVICE_NAME, '[a-z0-9-]+'));
+        const port = r.required(dm, 'port', g, dp, (h, p) => r.int(h, p, 1, 65535));
+        if (service !== null && seen.has(service)) r.error(dm.get('service')!, `${dp}.service`, `'${service}' is listed twice`);
+        if (service !== null) {
+          seen.add(service);
+          this.#pendingDeps.push({ service, at: dm.get('service')!, path: `${dp}.service` });
+        }
+        if (service !== null && port !== null) dependencies.push({ service, port });
+      });
+    }
+
+    const prior = name === null ? undefined : this.#services.get(name);
+    if (prior) {
+      r.error(m.get('name')!, `${path}.name`, `duplicate service '${name}' (first declared on line ${r.line(prior.at.pos)})`);
+      return null;
+    }
+    if (name === null || protocol === null) return null;
+    const svc: ServiceConfig = {
+      name,
+      protocol,
+      lb: lb ?? 'round_robin',
+      connectTimeoutMs: connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      instances,
+      dependencies,
+    };
+    this.#services.set(name, { svc, at: m.get('name')! });
+    instances.forEach((inst, i) => {
+      const slot = this.#nodes.get(inst.id);
+      if (slot && slot.role === null && slot.path === `${path}.instances[${i}]`) slot.role = { role: 'sidecar', service: svc, instance: inst };
+      this.#bindInstance(svc, inst, instanceItems[i]!, `${path}.instances[${i}]`);
+    });
+    return svc;
+  }
+
+  #instance(f: Field, path: string): InstanceConfig | null {
+    const r = this.#r;
+    const m = r.map(f, path, ['id', 'address', 'port', 'sidecar_port', 'labels']);
+    if (m === null) return null;
+    const id = r.required(m, 'id', f, path, (g, p) => r.string(g, p, NODE_ID, 'a node id ([A-Za-z0-9._-]+)'));
+    const address = r.required(m, 'address', f, path, (g, p) => this.#ip(g, p, false));
+    const port = r.required(m, 'port', f, path, (g, p) => r.int(g, p, 1, 65535));
+    const sidecarPort = r.optional(m, 'sidecar_port', path, (g, p) => r.int(g, p, 1, 65535));
+    const labels = r.optional(m, 'labels', path, (g, p) => this.#labels(g, p));
+    if (id !== null) this.#claimNode(id, path, 'id', m.get('id')!);
+    if (id === null || address === null || port === null) return null;
+    return { id, address, port, sidecarPort: sidecarPort ?? null, labels: labels ?? {} };
+  }
+
+  #labels(f: Field, path: string): Labels | null {
+    const r = this.#r;
+    if (r.isNull(f)) return {};
+    const entries = r.entries(f, path);
+    if (entries === null) return null;
+    const out: Record<string, string> = {};
+    for (const [k, kpos, v] of entries) {
+      const p = joinPath(path, k);
+      if (!LABEL_KEY.test(k)) r.error(kpos, p, 'label keys must match [A-Za-z0-9][A-Za-z0-9._/-]*');
+      const value = r.string(v, p, LABEL_VALUE, '[A-Za-z0-9._-]* (at most 63 characters)');
+      if (value !== null) out[k] = value;
+    }
+    return out;
+  }
+
+  #ip(f: Field, path: string, allowWildcard: boolean): string | null {
+    const v = this.#r.string(f, path);
+    if (v === null) return null;
+    if (isIP(v) === 0) {
+      this.#r.error(f, path, `must be an IP literal, got '${v}'`);
+      return null;
+    }
+    if (!allowWildcard && isWildcard(v)) {
+      this.#r.error(f, path, 'must be a reachable address, not a wildcard');
+      return null;
+    }
+    return v;
+  }
+
+  #duration(f: Field, path: string, allowZero: boolean): number | null {
+    const r = this.#r;
+    const v = r.scalar(f);
+    const what = allowZero ? 'a duration like 250ms, 2s or 1m (0 disables)' : 'a duration like 250ms, 2s or 1m';
+    if (allowZero && (v === 0 || v === '0')) return 0;
+    const m = typeof v === 'string' ? DURATION.exec(v) : null;
+    if (m === null) {
+      r.error(f, path, `must be ${what}`);
+      return null;
+    }
+    const ms = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000);
+    if (!Number.isInteger(ms)) {
+      r.error(f, path, 'must be a whole number of milliseconds');
+      return null;
+    }
+    if (ms === 0 && !allowZero) {
+      r.error(f, path, 'must be greater than 0');
+      return null;
+    }
+    if (ms > MAX_DURATION_MS) {
+      r.error(f, path, 'must be at most 24h');
+      return null;
+    }
+    return ms;
+  }
+
+  /** Reserves a node id; the role is filled in once its service or gateway is fully read. */
+  #claimNode(id: string, path: string, key: string, at: Field): { path: string; role: NodeRole | null } | null {
+    const prior = this.#nodes.get(id);
+    if (prior) {
+      this.#r.error(at, joinPath(path, key), `node id '${id}' is already used by ${prior.path}`);
+      return null;
+    }
+    const slot = { path, role: null };
+    this.#nodes.set(id, slot);
+    return slot;
+  }
+
+  #bindInstance(svc: ServiceConfig, inst: InstanceConfig, at: Field, path: string): void {
+    const host = hostKey(inst.address);
+    this.#binds.push({ host, ip: inst.address, port: inst.port, what: `app of ${inst.id}`, at, path: `${path}.port` });
+    if (inst.sidecarPort !== null) {
+      this.#binds.push({ host, ip: inst.address, port: inst.sidecarPort, what: `sidecar inbound of ${inst.id}`, at, path: `${path}.sidecar_port` });
+    }
+    for (const d of svc.dependencies) {
+      this.#binds.push({
+        host,
+        ip: '127.0.0.1',
+        port: d.port,
+        what: `outbound listener of ${inst.id} (dependency ${d.service})`,
+        at,
+        path,
+      });
+    }
+  }
+
+  /** Dependencies may name services declared further down, so they are checked once all are read. */
+  #checkDependencies(): void {
+    for (const d of this.#pendingDeps) {
+      if (!this.#services.has(d.service)) {
+        const names = [...this.#services.keys()].sort();
+        this.#r.error(d.at, d.path, `unknown service '${d.service}'${names.length > 0 ? ` (declared: ${names.join(', ')})` : ''}`);
+      }
+    }
+  }
+
+  #checkBinds(): void {
+    const r = this.#r;
+    const taken = new Map<string, Bind[]>();
+    for (const b of this.#binds) {
+      const key = `${b.host}|${b.port}`;
+      const list = taken.get(key) ?? [];
+      const clash = list.find((o) => o.ip === b.ip || isWildcard(o.ip) || isWildcard(b.ip));
+      if (clash) {
+        r.error(b.at, b.path, `port ${b.port} on ${b.ip} is bound twice: ${b.what} and ${clash.what} (${clash.path})`);
+        continue;
+      }
+      list.push(b);
+      taken.set(key, list);
+    }
+  }
+
+  // ---------- routes ----------
+
+  #routeSet(f: Field, path: string, seen: Map<string, string>): RouteSet | null {
+    const r = this.#r;
+    const m = r.map(f, path, ['service', 'rules']);
+    if (m === null) return null;
+    const service = r.required(m, 'service', f, path, (g, p) => this.#httpServiceRef(g, p));
+    if (service !== null) {
+      const prior = seen.get(service);
+      if (prior !== undefined) r.error(m.get('service')!, `${path}.service`, `'${service}' already has rules in ${prior}`);
+      else seen.set(service, path);
+    }
+    const rules = r.required(m, 'rules', f, path, (g, p) => this.#rules(g, p));
+    if (service === null || rules === null) return null;
+    return { service, rules };
+  }
+
+  #rules(f: Field, path: string): RouteRule[] | null {
+    const r = this.#r;
+    if (r.isNull(f)) return [];
+    const items = r.list(f, path);
+    if (items === null) return null;
+    const out: RouteRule[] = [];
+    items.forEach((g, i) => {
+      const rule = this.#rule(g, `${path}[${i}]`);
+      if (rule) out.push(rule);
+    });
+    return out;
+  }
+
+  #serviceRef(f: Field, path: string): ServiceConfig | null {
+    const name = this.#r.string(f, path, SERVICE_NAME, '[a-z0-9-]+');
+    if (name === null) return null;
+    const s = this.#services.get(name);
+    if (!s) {
+      const names = [...this.#services.keys()].sort();
+      this.#r.error(f, path, `unknown service '${name}'${names.length > 0 ? ` (declared: ${names.join(', ')})` : ''}`);
+      return null;
+    }
+    return s.svc;
+  }
+
+  #httpServiceRef(f: Field, path: string): string | null {
+    const s = this.#serviceRef(f, path);
+    if (s === null) return null;
+    if (s.protocol !== 'http') {
+      this.#r.error(f, path, `service '${s.name}' is tcp; HTTP routes need an http service`);
+      return null;
+    }
+    return s.name;
+  }
+
+  #rule(f: Field, path: string): RouteRule | null {
+    const r = this.#r;
+    const m = r.map(f, path, ['name', 'match', 'destinations', 'rewrite', 'headers', 'timeout', 'redirect', 'direct_response']);
+    if (m === null) return null;
+    const before = r.errorCount;
+    const name = r.optional(m, 'name', path, (g, p) => r.string(g, p, /^[A-Za-z0-9._-]+$/, '[A-Za-z0-9._-]+'));
+    const matchField = m.get('match');
+    const match = matchField === undefined ? this.#defaultMatch() : this.#match(matchField, `${path}.match`);
+
+    const actions = (['destinations', 'redirect', 'direct_response'] as const).filter((k) => m.has(k));
+    if (actions.length !== 1) {
+      r.error(f, path, actions.length === 0 ? 'needs one of destinations, redirect or direct_response' : `has both ${actions.join(' and ')}; use exactly one`);
+    }
+    const kind = actions[0];
+    if (kind !== 'destinations') {
+      for (const k of ['rewrite', 'timeout'] as const) {
+        const g = m.get(k);
+        if (g !== undefined) r.error(g, `${path}.${k}`, 'only applies to a rule with destinations');
+      }
+    }
+
+    let action: RuleAction | null = null;
+    if (kind === 'destinations') {
+      const destinations = this.#destinations(m.get('destinations')!, `${path}.destinations`);
+      const rw = r.optional(m, 'rewrite', path, (g, p) => this.#rewrite(g, p, match));
+      const timeoutMs = r.optional(m, 'timeout', path, (g, p) => this.#duration(g, p, true));
+      if (destinations !== null) {
+        action = {
+          kind: 'forward',
+          destinations,
+          rewritePrefix: rw?.prefix ?? null,
+          rewriteHost: rw?.host ?? null,
+          timeoutMs: timeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS,
+        };
+      }
+    } else if (kind === 'redirect') {
+      action = this.#redirect(m.get('redirect')!, `${path}.redirect`);
+    } else if (kind === 'direct_response') {
+      action = this.#directResponse(m.get('direct_response')!, `${path}.direct_response`);
+    }
+
+    let requestHeaders = EMPTY_OPS;
+    let responseHeaders = EMPTY_OPS;
+    const headersField = m.get('headers');
+    if (headersField !== undefined) {
+      const hp = `${path}.headers`;
+      const hm = r.map(headersField, hp, ['request', 'response']);
+      if (hm) {
+        requestHeaders = r.optional(hm, 'request', hp, (g, p) => this.#headerOps(g, p)) ?? EMPTY_OPS;
+        responseHeaders = r.optional(hm, 'response', hp, (g, p) => this.#headerOps(g, p)) ?? EMPTY_OPS;
+      }
+    }
+    if (r.errorCount !== before || match === null || action === null) return null;
+    return { name: name ?? null, match, action, requestHeaders, responseHeaders };
+  }
+
+  #defaultMatch(): RouteMatch {
+    return { path: { kind: 'prefix', value: '/' }, headers: [], query: [], methods: [] };
+  }
+
+  #match(f: Field, path: string): RouteMatch | null {
+    const r = this.#r;
+    const m = r.map(f, path, ['prefix', 'path', 'regex', 'headers', 'query', 'methods']);
+    if (m === null) return null;
+    const kinds = (['prefix', 'path', 'regex'] as const).filter((k) => m.has(k));
+    let pathMatch: RouteMatch['path'] | null = { kind: 'prefix', value: '/' };
+    if (kinds.length > 1) {
+      r.error(f, path, `has ${kinds.join(' and ')}; use exactly one of prefix, path, regex`);
+      pathMatch = null;
+    } else if (kinds.length === 1) {
+      const kind = kinds[0]!;
+      const g = m.get(kind)!;
+      const p = `${path}.${kind}`;
+      const v = r.string(g, p);
+      pathMatch = null;
+      if (v !== null) {
+        if (kind === 'regex') {
+          const problem = regexProblem(v);
+          if (problem) r.error(g, p, problem);
+          else pathMatch = { kind, value: v };
+        } else if (!v.startsWith('/')) r.error(g, p, "must start with '/'");
+        else pathMatch = { kind, value: v };
+      }
+    }
+
+    const headers: HeaderMatch[] = [];
+    const hf = m.get('headers');
+    if (hf !== undefined) {
+      for (const [k, kpos, v] of r.entries(hf, `${path}.headers`) ?? []) {
+        const p = `${path}.headers.${k}`;
+        const name = k.toLowerCase();
+        if (!HEADER_NAME.test(name) && !PSEUDO_HEADERS.includes(name)) {
+          r.error(kpos, p, 'is not a valid header name');
+          continue;
+        }
+        const sm = this.#stringMatcher(v, p, true);
+        if (sm) headers.push({ name, match: sm.match, invert: sm.invert });
+      }
+    }
+
+    const query: QueryMatch[] = [];
+    const qf = m.get('query');
+    if (qf !== undefined) {
+      for (const [k, , v] of r.entries(qf, `${path}.query`) ?? []) {
+        const sm = this.#stringMatcher(v, `${path}.query.${k}`, false);
+        if (sm) query.push({ name: k, match: sm.match });
+      }
+    }
+
+    const methods: string[] = [];
+    const mf = m.get('methods');
+    if (mf !== undefined) {
+      (r.list(mf, `${path}.methods`) ?? []).forEach((g, i) => {
+        const p = `${path}.methods[${i}]`;
+        const v = r.string(g, p, METHOD, 'an upper-case HTTP method');
+        if (v === null) return;
+        if (methods.includes(v)) r.error(g, p, `'${v}' is listed twice`);
+        else methods.push(v);
+      });
+    }
+    if (pathMatch === null) return null;
+    return { path: pathMatch, headers, query, methods };
+  }
+
+  #stringMatcher(f: Field, path: string, allowInvert: boolean): { match: StringMatch | null; invert: boolean } | null {
+    const r = this.#r;
+    const keys = ['exact', 'prefix', 'suffix', 'regex', 'present', ...(allowInvert ? ['invert'] : [])];
+    const m = r.map(f, path, keys);
+    if (m === null) return null;
+    const invert = r.optional(m, 'invert', path, (g, p) => r.bool(g, p)) ?? false;
+    const forms = ['exact', 'prefix', 'suffix', 'regex', 'present'].filter((k) => m.has(k));
+    if (forms.length !== 1) {
+      r.error(f, path, forms.length === 0 ? 'needs one of exact, prefix, suffix, regex, present' : `has ${forms.join(' and ')}; use exactly one`);
+      return null;
+    }
+    const form = forms[0]!;
+    const g = m.get(form)!;
+    const p = `${path}.${form}`;
+    if (form === 'present') {
+      if (r.scalar(g) !== true) {
+        r.error(g, p, allowInvert ? 'must be true (use invert: true to require absence)' : 'must be true');
+        return null;
+      }
+      return { match: null, invert };
+    }
+    const v = r.string(g, p);
+    if (v === null) return null;
+    if (form === 'regex') {
+      const problem = regexProblem(v);
+      if (problem) {
+        r.error(g, p, problem);
+        return null;
+      }
+    } else if (form !== 'exact' && v === '') {
+      r.error(g, p, 'must not be empty');
+      return null;
+    }
+    return { match: { kind: form as StringMatchKind, value: v }, invert };
+  }
+
+  #destinations(f: Field, path: string): Destination[] | null {
+    const r = this.#r;
+    const items = r.list(f, path);
+    if (items === null) return null;
+    if (items.length === 0) {
+      r.error(f, path, 'must list at least one destination');
+      return null;
+    }
+    const before = r.errorCount;
+    const out: Destination[] = [];
+    const seen = new Set<string>();
+    items.forEach((g, i) => {
+      const p = `${path}[${i}]`;
+      const m = r.map(g, p, ['service', 'subset', 'weight']);
+      if (m === null) return;
+      const svc = r.required(m, 'service', g, p, (h, q) => this.#serviceRef(h, q));
+      const subset = r.optional(m, 'subset', p, (h, q) => this.#labels(h, q));
+      const weight = r.optional(m, 'weight', p, (h, q) => r.int(h, q, 0, MAX_WEIGHT));
+      if (svc === null || subset === null || weight === null) return;
+      if (svc.protocol !== 'http') {
+        r.error(m.get('service')!, `${p}.service`, `service '${svc.name}' is tcp; HTTP routes need an http service`);
+        return;
+      }
+      if (subset !== undefined) {
+        if (Object.keys(subset).length === 0) {
+          r.error(m.get('subset')!, `${p}.subset`, 'must name at least one label (omit it to target the whole service)');
+          return;
+        }
+        if (!svc.instances.some((inst) => labelsMatch(subset, inst.labels))) {
+          r.error(m.get('subset')!, `${p}.subset`, `no instance of '${svc.name}' has labels ${formatLabels(subset)}`);
+          return;
+        }
+      }
+      const key = `${svc.name}|${subset ? JSON.stringify(Object.entries(subset).sort()) : ''}`;
+      if (seen.has(key)) {
+        r.error(g, p, 'duplicates an earlier destination (same service and subset)');
+        return;
+      }
+      seen.add(key);
+      if (items.length > 1 && weight === undefined) {
+        r.error(g, `${p}.weight`, 'is required when a rule has several destinations');
+        return;
+      }
+      out.push({ service: svc.name, subset: subset ?? null, weight: weight ?? null });
+    });
+    if (r.errorCount !== before) return null;
+    const total = out.reduce((sum, d) => sum + (d.weight ?? 1), 0);
+    if (total === 0) {
+      r.error(f, path, 'weights must add up to more than 0');
+      return null;
+    }
+    return out;
+  }
+
+  #rewrite(f: Field, path: string, match: RouteMatch | null): { prefix: string | null; host: string | null } | null {
+    const r = this.#r;
+    const m = r.map(f, path, ['prefix', 'host']);
+    if (m === null) return null;
+    const prefix = r.optional(m, 'prefix', path, (g, p) => r.string(g, p, /^\//, "a path starting with '/'"));
+    const host = r.optional(m, 'host', path, (g, p) => r.string(g, p, HOSTNAME, 'a host name (host or host:port)'));
+    if (prefix != null && match?.path.kind === 'regex') {
+      r.error(m.get('prefix')!, `${path}.prefix`, 'needs a prefix or path match, not regex');
+      return null;
+    }
+    if (prefix === undefined && host === undefined) {
+      r.error(f, path, 'needs prefix or host');
+      return null;
+    }
+    return { prefix: prefix ?? null, host: host ?? null };
+  }
+
+  #redirect(f: Field, path: string): RuleAction | null {
+    const r = this.#r;
+    const m = r.map(f, path, ['path', 'prefix', 'host', 'scheme', 'port', 'https', 'code']);
+    if (m === null) return null;
+    const before = r.errorCount;
+    const p = r.optional(m, 'path', path, (g, q) => r.string(g, q, /^\//, "a path starting with '/'"));
+    const prefix = r.optional(m, 'prefix', path, (g, q) => r.string(g, q, /^\//, "a path starting with '/'"));
+    const host = r.optional(m, 'host', path, (g, q) => r.string(g, q, /^[A-Za-z0-9.-]+$/, 'a host name'));
+    const scheme = r.optional(m, 'scheme', path, (g, q) => r.string(g, q, /^[a-z][a-z0-9+.-]*$/, 'a URL scheme'));
+    const port = r.optional(m, 'port', path, (g, q) => r.int(g, q, 1, 65535));
+    const https = r.optional(m, 'https', path, (g, q) => r.bool(g, q));
+    const code = r.optional(m, 'code', path, (g, q) => {
+      const v = r.scalar(g);
+      if (typeof v === 'number' && (REDIRECT_CODES as readonly number[]).includes(v)) return v as RedirectCode;
+      r.error(g, q, `must be one of ${REDIRECT_CODES.join(', ')}`);
+      return null;
+    });
+    if (m.has('path') && m.has('prefix')) r.error(f, path, 'has both path and prefix; use one');
+    if (m.has('scheme') && m.has('https')) r.error(f, path, 'has both scheme and https; use one');
+    if (m.size === 0 || (m.size === 1 && m.has('code'))) r.error(f, path, 'needs at least one of path, prefix, host, scheme, port, https');
+    if (https === false && m.size === 1) r.error(f, path, 'https: false redirects nowhere');
+    if (r.errorCount !== before) return null;
+    return {
+      kind: 'redirect',
+      path: p ?? null,
+      prefix: prefix ?? null,
+      host: host ?? null,
+      scheme: scheme ?? null,
+      port: port ?? null,
+      https: https ?? false,
+      code: code ?? 301,
+    };
+  }
+
+  #directResponse(f: Field, path: string): RuleAction | null {
+    const r = this.#r;
+    const m = r.map(f, path, ['status', 'body']);
+    if (m === null) return null;
+    const status = r.required(m, 'status', f, path, (g, p) => r.int(g, p, 200, 599));
+    const body = r.optional(m, 'body', path, (g, p) => r.string(g, p));
+    if (status === null || body === null) return null;
+    return { kind: 'direct_response', status, body: body ?? null };
+  }
+
+  #headerOps(f: Field, path: string): HeaderOps | null {
+    const r = this.#r;
+    const m = r.map(f, path, ['add', 'set', 'remove']);
+    if (m === null) return null;
+    const before = r.errorCount;
+    const kv = (key: 'add' | 'set'): Record<string, string> => {
+      const out: Record<string, string> = {};
+      const g = m.get(key);
+      if (g === undefined) return out;
+      for (const [k, kpos, v] of r.entries(g, `${path}.${key}`) ?? []) {
+        const p = `${path}.${key}.${k}`;
+        const name = this.#mutableHeader(k, kpos, p);
+        const value = r.string(v, p);
+        if (value !== null && /[\r\n\0]/.test(value)) r.error(v, p, 'must not contain CR, LF or NUL');
+        else if (name !== null && value !== null) out[name] = value;
+      }
+      return out;
+    };
+    const add = kv('add');
+    const set = kv('set');
+    for (const k of Object.keys(add)) if (k in set) r.error(m.get('set')!, `${path}.set.${k}`, 'is also in add; use one');
+    const remove: string[] = [];
+    const rf = m.get('remove');
+    if (rf !== undefined) {
+      (r.list(rf, `${path}.remove`) ?? []).forEach((g, i) => {
+        const p = `${path}.remove[${i}]`;
+        const v = r.string(g, p);
+        if (v === null) return;
+        const name = this.#mutableHeader(v, g.pos, p);
+        if (name !== null && !remove.includes(name)) remove.push(name);
+      });
+    }
+    if (r.errorCount !== before) return null;
+    return { add, set, remove };
+  }
+
+  #mutableHeader(raw: string, pos: number, path: string): string | null {
+    const name = raw.toLowerCase();
+    if (!HEADER_NAME.test(name)) {
+      this.#r.error(pos, path, `'${raw}' is not a valid header name`);
+      return null;
+    }
+    if (name === 'host') {
+      this.#r.error(pos, path, 'host cannot be changed here; use rewrite.host');
+      return null;
+    }
+    return name;
+  }
+
+  // ---------- gateways ----------
+
+  #gateway(f: Field, path: string): GatewayConfig | null {
+    const r = this.#r;
+    const m = r.map(f, path, ['name', 'listen', 'routes']);
+    if (m === null) return null;
+    const name = r.required(m, 'name', f, path, (g, p) => r.string(g, p, NODE_ID, 'a node id ([A-Za-z0-9._-]+)'));
+    const slot = name === null ? null : this.#claimNode(name, path, 'name', m.get('name')!);
+    const listen = r.required(m, 'listen', f, path, (g, p) => this.#listen(g, p));
+    const routes = r.required(m, 'routes', f, path, (g, p) => this.#rules(g, p));
+    if (name === null || listen === null || routes === null) return null;
+    const gw: GatewayConfig = { name, listen, routes };
+    if (slot) slot.role = { role: 'gateway', gateway: gw };
+    this.#binds.push({
+      host: hostKey(listen.address),
+      ip: listen.address,
+      port: listen.port,
+      what: `gateway ${name}`,
+      at: m.get('listen')!,
+      path: `${path}.listen`,
+    });
+    return gw;
+  }
+
+  #listen(f: Field, path: string): { address: string; port: number } | null {
+    const v = this.#r.string(f, path);
+    if (v === null) return null;
+    const m = /^\[([^\]]+)\]:(\d+)$/.exec(v) ?? /^([^:[\]]+):(\d+)$/.exec(v);
+    const port = m ? Number(m[2]) : NaN;
+    if (m === null || isIP(m[1]!) === 0 || !Number.isInteger(port) || port < 1 || port > 65535) {
+      this.#r.error(f, path, `must be ip:port (IPv6 as [ip]:port) with port 1-65535, got '${v}'`);
+      return null;
+    }
+    return { address: m[1]!, port };
+  }
+}
+
+/** Parses and validates one mesh config; every error is `file:line:col: field.path: message`. */
+export function parseMeshConfig(text: string, fileName: string): Result<World> {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return err(
+      doc.errors.map((e) => {
+        const { line, col } = lines.linePos(e.pos[0]);
+        return `${fileName}:${line}:${col}: ${e.message.split('\n')[0]}`;
+      }),
+    );
+  }
+  const reader = new YamlReader(fileName, doc, lines);
+  const parser = new MeshParser(reader);
+  const read = parser.read();
+  const errors = reader.finish();
+  if (errors.length > 0 || read === null) return err(errors.length > 0 ? errors : [`${fileName}: invalid mesh config`]);
+  const { mesh, nodes } = read;
+  const world: World = {
+    source: fileName,
+    mesh,
+    services: new Map(mesh.services.map((s) => [s.name, s])),
+    routes: new Map(mesh.routes.map((rs) => [rs.service, rs])),
+    nodes,
+  };
+  deepFreeze(mesh);
+  return ok(Object.freeze(world));
+}

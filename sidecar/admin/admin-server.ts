@@ -1,0 +1,107 @@
+// The sidecar's admin HTTP API (Envoy's paths): /ready, /config_dump, /clusters, /stats. Not on the data path.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { SocketAddress } from '../../src/xds/resources/types.js';
+import type { Sidecar } from '../server.js';
+
+export interface SidecarAdminHandle {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+function send(res: http.ServerResponse, status: number, type: string, text: string): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+function json(res: http.ServerResponse, body: unknown): void {
+  send(res, 200, 'application/json', `${JSON.stringify(body, null, 2)}\n`);
+}
+
+export function configDump(sidecar: Sidecar): Record<string, unknown> {
+  const b = sidecar.ctx;
+  return {
+    node: { id: b.nodeId },
+    ready: sidecar.ready,
+    xds: sidecar.ads ? sidecar.ads.snapshot() : null,
+    listeners: sidecar.listeners.listeners(),
+    clusters: sidecar.clusters.all().map((c) => ({ name: c.name, type: c.config.type, raw: c.config.raw })),
+  };
+}
+
+export function clustersView(sidecar: Sidecar): Record<string, unknown>[] {
+  return sidecar.clusters.all().map((c) => ({
+    name: c.name,
+    type: c.config.type,
+    lb_policy: c.config.lbPolicy,
+    endpoints: c.endpoints().map((e) => ({
+      address: e.key,
+      healthy: e.healthy,
+      removed: e.removed,
+      weight: e.weight,
+      labels: e.labels,
+      rq_active: e.activeRequests,
+      rq_total: e.rqTotal,
+      rq_error: e.rqError,
+      cx_active: e.cxActive,
+    })),
+  }));
+}
+
+function clustersText(sidecar: Sidecar): string {
+  const lines: string[] = [];
+  for (const c of clustersView(sidecar)) {
+    for (const e of c.endpoints as Record<string, unknown>[]) {
+      const p = `${String(c.name)}::${String(e.address)}`;
+      lines.push(`${p}::health_flags::${e.healthy ? 'healthy' : '/failed_eds_health'}`);
+      lines.push(`${p}::rq_active::${String(e.rq_active)}`, `${p}::rq_total::${String(e.rq_total)}`, `${p}::rq_error::${String(e.rq_error)}`);
+      lines.push(`${p}::cx_active::${String(e.cx_active)}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export async function startSidecarAdmin(opts: { address: SocketAddress; sidecar: Sidecar }): Promise<SidecarAdminHandle> {
+  const { sidecar } = opts;
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const asJson = url.searchParams.get('format') === 'json';
+    switch (url.pathname) {
+      case '/ready':
+        send(res, sidecar.ready ? 200 : 503, 'text/plain', sidecar.ready ? 'LIVE\n' : 'NOT READY\n');
+        return;
+      case '/config_dump':
+        json(res, configDump(sidecar));
+        return;
+      case '/clusters':
+        if (asJson) json(res, { clusters: clustersView(sidecar) });
+        else send(res, 200, 'text/plain', clustersText(sidecar));
+        return;
+      case '/stats': {
+        const filter = url.searchParams.get('filter') ?? '';
+        const snap = sidecar.stats.snapshot();
+        const entries = Object.entries(snap).filter(([k]) => filter === '' || k.includes(filter));
+        if (asJson) json(res, Object.fromEntries(entries));
+        else send(res, 200, 'text/plain', `${entries.map(([k, v]) => `${k}: ${v}`).join('\n')}\n`);
+        return;
+      }
+      case '/':
+        send(res, 200, 'text/plain', 'tessera sidecar admin: /ready /config_dump /clusters[?format=json] /stats[?format=json&filter=]\n');
+        return;
+      default:
+        send(res, 404, 'text/plain', `no admin endpoint ${url.pathname}\n`);
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.address.port, opts.address.address, () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

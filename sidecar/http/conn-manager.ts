@@ -1,0 +1,364 @@
+// envoy.filters.network.http_connection_manager for HTTP/1.1: owns the codec and one ActiveStream per request.
+import type { Socket } from 'node:net';
+import type { ErrorCode } from '../../src/core/errors.js';
+import { sharedTimerWheel, WheelTimer, type TimerTarget, type TimerWheel } from '../../src/core/timer-wheel.js';
+import type { HcmConfig } from '../../src/xds/resources/types.js';
+import type { ConnectionHandler, NetworkFilterChain, SidecarContext } from '../contracts.js';
+import { createRouterShared } from '../router/router-filter.js';
+import { writeAccessLog } from './access-log.js';
+import { ActiveStream, countStatus, type HcmShared, type HcmStats, type StreamOwner } from './active-stream.js';
+import { H1Parser, ParserKind, type H1Message, type H1ParserHandler, type H1ParserLimits } from './h1/parser.js';
+import { CLOSE_LINE, joinHeadAndBody, serializeResponseHead } from './h1/serializer.js';
+import { HeaderMap } from './header-map.js';
+import { LocalReplies, parseErrorReply, type LocalReply } from './local-reply.js';
+
+export interface HcmOptions {
+  /** Listener per_connection_buffer_limit_bytes (default 1 MiB): bytes buffered per direction before reads pause. */
+  readonly bufferLimitBytes?: number;
+  /** Request-target limit (414 beyond); default 8 KiB. */
+  readonly maxRequestTargetBytes?: number;
+  readonly wheel?: TimerWheel;
+}
+
+const DEFAULT_BUFFER_LIMIT = 1024 * 1024;
+/** Envoy's delayed_close_timeout: after our FIN, wait this long for the peer before destroying. */
+const DELAYED_CLOSE_MS = 1000;
+
+/** Builds the HTTP connection manager network filter for one filter chain. */
+export function createHttpConnectionManager(config: HcmConfig, ctx: SidecarContext, opts: HcmOptions = {}): NetworkFilterChain {
+  const p = `http.${config.statPrefix}.`;
+  const s = ctx.stats;
+  const stats: HcmStats = Object.freeze({
+    downstream_cx_total: s.counter(`${p}downstream_cx_total`),
+    downstream_cx_active: s.gauge(`${p}downstream_cx_active`),
+    downstream_rq_total: s.counter(`${p}downstream_rq_total`),
+    downstream_rq_active: s.gauge(`${p}downstream_rq_active`),
+    downstream_rq_rejected: s.counter(`${p}downstream_rq_rejected`),
+    downstream_rq_1xx: s.counter(`${p}downstream_rq_1xx`),
+    downstream_rq_2xx: s.counter(`${p}downstream_rq_2xx`),
+    downstream_rq_3xx: s.counter(`${p}downstream_rq_3xx`),
+    downstream_rq_4xx: s.counter(`${p}downstream_rq_4xx`),
+    downstream_rq_5xx: s.counter(`${p}downstream_rq_5xx`),
+  });
+  const bufferLimitBytes = opts.bufferLimitBytes ?? DEFAULT_BUFFER_LIMIT;
+  const wheel = opts.wheel ?? sharedTimerWheel;
+  const shared: HcmShared = Object.freeze({
+    config,
+    ctx,
+    stats,
+    router: createRouterShared(ctx.clusters, bufferLimitBytes, wheel),
+    staticRoutes: config.routeConfig !== null ? ctx.compileRouteTable(config.routeConfig) : null,
+    bufferLimitBytes,
+  });
+  const limits: H1ParserLimits = Object.freeze({
+    maxRequestTargetBytes: opts.maxRequestTargetBytes ?? 8192,
+    maxHeaderBytes: config.maxRequestHeadersKb * 1024,
+    maxHeadersCount: config.maxHeadersCount,
+  });
+  return {
+    onConnection(socket: Socket): ConnectionHandler {
+      return new HttpConnection(shared, limits, wheel, socket);
+    },
+  };
+}
+
+const T_IDLE = 0;
+const T_HEADERS = 1;
+const T_CLOSE = 2;
+
+/** One downstream connection: socket, request parser, the current stream, timers, drain and tunnel state. */
+class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler, TimerTarget {
+  readonly shared: HcmShared;
+  draining: boolean;
+  readonly peerAddress: string;
+  readonly scheme: string;
+  readonly #socket: Socket;
+  readonly #parser: H1Parser;
+  readonly #wheel: TimerWheel;
+  readonly #timer: WheelTimer;
+  #stream: ActiveStream | null;
+  #closing: boolean;
+  #closed: boolean;
+  #streamReadDisabled: boolean;
+  #backlogPaused: boolean;
+  #socketPaused: boolean;
+  #corked: boolean;
+  readonly #uncork: () => void;
+  readonly #onData: (b: Buffer) => void;
+  readonly #onDrain: () => void;
+  readonly #onEnd: () => void;
+  readonly #onClose: () => void;
+
+  constructor(shared: HcmShared, limits: H1ParserLimits, wheel: TimerWheel, socket: Socket) {
+    this.shared = shared;
+    this.draining = false;
+    const ra = socket.remoteAddress ?? '';
+    this.peerAddress = ra.startsWith('::ffff:') ? ra.slice(7) : ra;
+    this.scheme = (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+    this.#socket = socket;
+    this.#parser = new H1Parser(ParserKind.Request, this, limits);
+    this.#wheel = wheel;
+    this.#timer = new WheelTimer(this, T_IDLE);
+    this.#stream = null;
+    this.#closing = false;
+    this.#closed = false;
+    this.#streamReadDisabled = false;
+    this.#backlogPaused = false;
+    this.#socketPaused = false;
+    this.#corked = false;
+    this.#uncork = () => {
+      this.#corked = false;
+      this.#socket.uncork();
+    };
+    this.#onData = (b: Buffer) => this.#data(b);
+    this.#onDrain = () => this.#stream?.onDownstreamDrain();
+    this.#onEnd = () => this.#peerEnded();
+    this.#onClose = () => this.#closedEvent();
+    socket.setNoDelay(true);
+    socket.on('data', this.#onData);
+    socket.on('drain', this.#onDrain);
+    socket.on('end', this.#onEnd);
+    socket.on('close', this.#onClose);
+    socket.on('error', noop);
+    shared.stats.downstream_cx_total.inc();
+    shared.stats.downstream_cx_active.inc();
+    this.#armIdle();
+  }
+
+  // ConnectionHandler
+
+  drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    const s = this.#stream;
+    if (s === null) this.#closeGracefully();
+    else s.closeAfter = true;
+  }
+
+  close(): void {
+    this.abort();
+  }
+
+  // StreamOwner
+
+  write(data: Buffer | string, cork: boolean): boolean {
+    if (this.#closed) return false;
+    const s = this.#socket;
+    if (cork && !this.#corked) {
+      this.#corked = true;
+      s.cork();
+      process.nextTick(this.#uncork);
+    }
+    return typeof data === 'string' ? s.write(data, 'latin1') : s.write(data);
+  }
+
+  readDisable(disable: boolean): void {
+    this.#streamReadDisabled = disable;
+    this.#applyReadState();
+  }
+
+  onStreamDone(stream: ActiveStream): void {
+    if (this.#stream !== stream) return;
+    this.#stream = null;
+    stream.finish();
+    if (this.#closed) return;
+    if (stream.closeAfter || this.draining) {
+      this.#closeGracefully();
+      return;
+    }
+    this.#streamReadDisabled = false;
+    this.#armIdle();
+    this.#parser.resume();
+    this.#applyReadState();
+  }
+
+  enterTunnel(stream: ActiveStream, upstream: Socket, upstreamPending: Buffer | null): void {
+    const down = this.#socket;
+    this.#wheel.cancel(this.#timer);
+    const pending = this.#parser.takePending();
+    this.#parser.kill();
+    down.removeListener('data', this.#onData);
+    down.removeListener('drain', this.#onDrain);
+    down.removeListener('end', this.#onEnd);
+    if (upstreamPending !== null && upstreamPending.length > 0) down.write(upstreamPending);
+    if (pending !== null && pending.length > 0) upstream.write(pending);
+    upstream.on('error', noop);
+    upstream.on('close', () => {
+      if (!down.destroyed) down.end();
+    });
+    down.on('close', () => upstream.destroy());
+    upstream.on('data', (b: Buffer) => {
+      stream.bytesSent += b.length;
+    });
+    down.on('data', (b: Buffer) => {
+      stream.bytesReceived += b.length;
+    });
+    upstream.pipe(down);
+    down.pipe(upstream);
+    this.#streamReadDisabled = false;
+    this.#backlogPaused = false;
+    this.#socketPaused = false;
+    upstream.resume();
+    down.resume();
+  }
+
+  abort(): void {
+    if (this.#closed) return;
+    this.#parser.kill();
+    this.#socket.destroy();
+  }
+
+  // H1ParserHandler
+
+  onHeaders(msg: H1Message): void {
+    this.#wheel.cancel(this.#timer);
+    const sh = this.shared;
+    sh.stats.downstream_rq_total.inc();
+    sh.stats.downstream_rq_active.inc();
+    const s = new ActiveStream(this, msg);
+    this.#stream = s;
+    s.start(msg);
+  }
+
+  onBody(chunk: Buffer): void {
+    this.#stream?.decodeData(chunk);
+  }
+
+  onMessageComplete(trailers: HeaderMap | null): void {
+    const s = this.#stream;
+    if (s === null) return;
+    if (!s.requestComplete) s.endRequest(trailers);
+    // One request at a time: pipelined bytes stay buffered until this response is done.
+    if (this.#stream !== null) this.#parser.pause();
+  }
+
+  onParseError(code: ErrorCode, reason: string): void {
+    const sh = this.shared;
+    sh.stats.downstream_rq_rejected.inc();
+    const reply = parseErrorReply(code, reason);
+    const s = this.#stream;
+    if (s !== null) {
+      s.closeAfter = true;
+      s.sendLocalReply(reply, null);
+      return;
+    }
+    this.#replyWithoutStream(reply, '');
+  }
+
+  // TimerTarget
+
+  onTimer(t: WheelTimer): void {
+    if (this.#closed) return;
+    switch (t.kind) {
+      case T_HEADERS:
+        if (this.#stream === null) {
+          this.#parser.kill();
+          this.#replyWithoutStream(LocalReplies.requestHeadersTimeout, '');
+        }
+        break;
+      case T_IDLE:
+        if (this.#stream === null) this.#closeGracefully();
+        break;
+      default:
+        this.#socket.destroy();
+        break;
+    }
+  }
+
+  // ---- internals ----
+
+  #data(b: Buffer): void {
+    if (this.#stream === null && this.#timer.kind !== T_HEADERS && !this.#closing) {
+      const ms = this.shared.config.requestHeadersTimeoutMs;
+      this.#timer.kind = T_HEADERS;
+      if (ms > 0) this.#wheel.schedule(this.#timer, ms);
+      else this.#wheel.cancel(this.#timer);
+    }
+    this.#parser.execute(b);
+    if (this.#parser.paused && !this.#backlogPaused && this.#parser.pendingBytes > this.shared.bufferLimitBytes) {
+      this.#backlogPaused = true;
+      this.#applyReadState();
+    }
+  }
+
+  #applyReadState(): void {
+    if (this.#closed) return;
+    if (this.#backlogPaused && !this.#parser.paused) this.#backlogPaused = false;
+    const pause = this.#streamReadDisabled || this.#backlogPaused;
+    if (pause === this.#socketPaused) return;
+    this.#socketPaused = pause;
+    if (pause) this.#socket.pause();
+    else this.#socket.resume();
+  }
+
+  #armIdle(): void {
+    this.#timer.kind = T_IDLE;
+    this.#wheel.schedule(this.#timer, this.shared.config.idleTimeoutMs);
+  }
+
+  /** A response for a request that never became a stream (malformed, header timeout); always closes. */
+  #replyWithoutStream(reply: LocalReply, method: string): void {
+    const sh = this.shared;
+    const h = new HeaderMap();
+    h.add('content-length', String(reply.body.length));
+    h.add('content-type', 'text/plain');
+    h.add('server', sh.config.serverName);
+    this.write(joinHeadAndBody(serializeResponseHead(reply.status, h, CLOSE_LINE), reply.body), false);
+    countStatus(sh.stats, reply.status);
+    const now = performance.now();
+    writeAccessLog(sh.ctx.accessLogger, {
+      method,
+      path: '',
+      authority: '',
+      protocol: 'HTTP/1.1',
+      status: reply.status,
+      startMs: now,
+      endMs: now,
+      upstreamServiceTimeMs: -1,
+      upstreamHost: '',
+      upstreamCluster: '',
+      bytesReceived: 0,
+      bytesSent: reply.body.length,
+      requestId: '',
+      responseFlags: reply.flag,
+      downstreamRemoteAddress: this.peerAddress,
+      userAgent: '',
+    });
+    this.#closeGracefully();
+  }
+
+  /** FIN after pending writes, then destroy if the peer does not close within the delayed-close timeout. */
+  #closeGracefully(): void {
+    if (this.#closing || this.#closed) return;
+    this.#closing = true;
+    this.#parser.kill();
+    // Keep reading (and discarding) until the peer closes, so unread input does not turn our close into a RST.
+    this.#streamReadDisabled = false;
+    this.#backlogPaused = false;
+    this.#applyReadState();
+    this.#socket.end();
+    this.#timer.kind = T_CLOSE;
+    this.#wheel.schedule(this.#timer, DELAYED_CLOSE_MS);
+  }
+
+  #peerEnded(): void {
+    // The client half-closed: finish nothing new; a request in flight is abandoned (downstream disconnect).
+    if (this.#stream !== null && !this.#stream.requestComplete) {
+      this.abort();
+      return;
+    }
+    if (this.#stream === null) this.#closeGracefully();
+  }
+
+  #closedEvent(): void {
+    this.#closed = true;
+    this.#wheel.cancel(this.#timer);
+    this.#parser.kill();
+    const s = this.#stream;
+    this.#stream = null;
+    s?.finish();
+    this.shared.stats.downstream_cx_active.dec();
+  }
+}
+
+function noop(): void {}

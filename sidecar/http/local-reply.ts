@@ -1,0 +1,52 @@
+// Local replies: the one place mapping error codes (src/core/errors.ts) to status, body and access-log flag.
+import { ErrorCodes, type ErrorCode } from '../../src/core/errors.js';
+
+/** A response the proxy generates itself. */
+export interface LocalReply {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly body: Buffer;
+  /** Envoy response flag for the access log (UH, UF, UT, NR, NC, UC, UPE, DPE, ...). */
+  readonly flag: string;
+}
+
+function reply(code: ErrorCode, body: string, flag: string, status: number = ErrorCodes[code].status): LocalReply {
+  return Object.freeze({ code, status, body: Buffer.from(body, 'latin1'), flag });
+}
+
+const RESET_BEFORE_HEADERS = 'upstream connect error or disconnect/reset before headers. reset reason: ';
+
+/** Prebuilt replies (bodies as Envoy words them where Envoy has one). */
+export const LocalReplies = Object.freeze({
+  routeNotFound: reply('TESSERA_ERR_ROUTE_NOT_FOUND', 'route not found', 'NR'),
+  clusterNotFound: reply('TESSERA_ERR_CLUSTER_NOT_FOUND', 'cluster not found', 'NC'),
+  noHealthyUpstream: reply('TESSERA_ERR_NO_HEALTHY_UPSTREAM', 'no healthy upstream', 'UH'),
+  connectFailure: reply('TESSERA_ERR_UPSTREAM_CONNECT', `${RESET_BEFORE_HEADERS}connection failure`, 'UF'),
+  connectTimeout: reply('TESSERA_ERR_UPSTREAM_CONNECT', `${RESET_BEFORE_HEADERS}connection timeout`, 'UF'),
+  /** Envoy answers a reset/close before response headers with 503 (flag UC), not 502. */
+  upstreamReset: reply('TESSERA_ERR_UPSTREAM_RESET', `${RESET_BEFORE_HEADERS}connection termination`, 'UC', 503),
+  /** A malformed upstream response is a 502 (flag UPE). */
+  upstreamProtocolError: reply('TESSERA_ERR_UPSTREAM_RESET', 'upstream sent a malformed response', 'UPE'),
+  upstreamTimeout: reply('TESSERA_ERR_UPSTREAM_TIMEOUT', 'upstream request timeout', 'UT'),
+  requestHeadersTimeout: reply('TESSERA_ERR_HTTP_REQUEST_TIMEOUT', 'request timeout', 'DPE'),
+  /** accept_http_10 off: Envoy answers HTTP/1.0 with 426 Upgrade Required. */
+  http10NotAccepted: reply('TESSERA_ERR_HTTP_VERSION', 'Upgrade Required', 'DPE', 426),
+});
+
+/** A route table name RDS has not delivered (yet): 404 naming it. */
+export function routeConfigMissing(name: string): LocalReply {
+  return reply('TESSERA_ERR_ROUTE_NOT_FOUND', `route configuration "${name}" not loaded`, 'NR');
+}
+
+const parseReplies = new Map<string, LocalReply>();
+
+/** The reply to a request the codec rejected (400/414/431/501/505); cached per (code, reason). */
+export function parseErrorReply(code: ErrorCode, reason: string): LocalReply {
+  const key = `${code}:${reason}`;
+  let r = parseReplies.get(key);
+  if (r === undefined) {
+    r = reply(code, reason, 'DPE');
+    if (parseReplies.size < 256) parseReplies.set(key, r);
+  }
+  return r;
+}

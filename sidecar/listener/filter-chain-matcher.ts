@@ -1,0 +1,136 @@
+// Filter-chain match tables built at LDS time: destination port, then a chain matching any port, then the default chain.
+import type { Socket } from 'node:net';
+import type { FilterChainConfig, ListenerConfig } from '../../src/xds/resources/types.js';
+import type { ConnectionHandler, NetworkFilterChain, NetworkFilterChainFactory, SidecarContext } from '../contracts.js';
+
+export type NetworkFilterFactories = Readonly<Record<'tcp_proxy' | 'http_connection_manager', NetworkFilterChainFactory>>;
+
+/** One accepted connection on a filter chain: the socket and the handler its network filter returned. */
+export class ActiveConnection {
+  readonly socket: Socket;
+  readonly chain: BuiltFilterChain;
+  handler: ConnectionHandler | null;
+  #draining: boolean;
+
+  constructor(socket: Socket, chain: BuiltFilterChain) {
+    this.socket = socket;
+    this.chain = chain;
+    this.handler = null;
+    this.#draining = false;
+  }
+
+  /** Asks the network filter to drain (once). */
+  drain(): void {
+    if (this.#draining || this.handler === null) return;
+    this.#draining = true;
+    this.handler.drain();
+  }
+
+  /** Closes through the network filter, then destroys the socket in case the filter left it open. */
+  forceClose(): void {
+    try {
+      this.handler?.close();
+    } finally {
+      this.socket.destroy();
+    }
+  }
+}
+
+/** One filter chain built from config, with the connections it accepted (kept while they drain after an update). */
+export class BuiltFilterChain {
+  readonly config: FilterChainConfig;
+  readonly chain: NetworkFilterChain;
+  /** Identity of the config: an update with an identical chain keeps this object and its connections. */
+  readonly fingerprint: string;
+  readonly connections = new Set<ActiveConnection>();
+  #emptyWaiters: (() => void)[] = [];
+
+  constructor(config: FilterChainConfig, chain: NetworkFilterChain, fingerprint: string) {
+    this.config = config;
+    this.chain = chain;
+    this.fingerprint = fingerprint;
+  }
+
+  remove(conn: ActiveConnection): void {
+    this.connections.delete(conn);
+    if (this.connections.size === 0 && this.#emptyWaiters.length > 0) {
+      const ws = this.#emptyWaiters;
+      this.#emptyWaiters = [];
+      for (const w of ws) w();
+    }
+  }
+
+  /** Resolves once no connection is left on this chain. */
+  whenEmpty(): Promise<void> {
+    if (this.connections.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#emptyWaiters.push(resolve));
+  }
+}
+
+/** The match table of one listener generation. */
+export class FilterChainMatcher {
+  readonly #byPort: Map<number, BuiltFilterChain>;
+  readonly #anyPort: BuiltFilterChain | null;
+  readonly #default: BuiltFilterChain | null;
+  /** Every chain of this generation (default last). */
+  readonly chains: readonly BuiltFilterChain[];
+
+  constructor(byPort: Map<number, BuiltFilterChain>, anyPort: BuiltFilterChain | null, dflt: BuiltFilterChain | null, chains: BuiltFilterChain[]) {
+    this.#byPort = byPort;
+    this.#anyPort = anyPort;
+    this.#default = dflt;
+    this.chains = chains;
+  }
+
+  /** The chain for a connection accepted on `localPort`, or null (close the connection). */
+  match(localPort: number): BuiltFilterChain | null {
+    return this.#byPort.get(localPort) ?? this.#anyPort ?? this.#default;
+  }
+}
+
+function fingerprintOf(fc: FilterChainConfig, isDefault: boolean): string {
+  return `${isDefault ? 'default' : 'chain'}:${JSON.stringify(fc)}`;
+}
+
+/**
+ * Builds the match table for `config`. Chains whose config is identical to one in `reuse` keep that
+ * object (and its live connections). Returns an error string when a network filter factory throws.
+ */
+export function buildFilterChainMatcher(
+  config: ListenerConfig,
+  factories: NetworkFilterFactories,
+  ctx: SidecarContext,
+  reuse: ReadonlyMap<string, BuiltFilterChain>,
+): FilterChainMatcher | string {
+  const byPort = new Map<number, BuiltFilterChain>();
+  let anyPort: BuiltFilterChain | null = null;
+  const chains: BuiltFilterChain[] = [];
+  const build = (fc: FilterChainConfig, isDefault: boolean, path: string): BuiltFilterChain | string => {
+    const fp = fingerprintOf(fc, isDefault);
+    const old = reuse.get(fp);
+    if (old !== undefined) return old;
+    const factory = factories[fc.network.kind];
+    try {
+      return new BuiltFilterChain(fc, factory(fc.network, ctx), fp);
+    } catch (e) {
+      return `${path}: ${e instanceof Error ? e.message : String(e)}`;
+    }
+  };
+  for (let i = 0; i < config.filterChains.length; i++) {
+    const fc = config.filterChains[i]!;
+    const b = build(fc, false, `filter_chains[${i}]`);
+    if (typeof b === 'string') return b;
+    chains.push(b);
+    const port = fc.match.destinationPort;
+    if (port === null) anyPort ??= b;
+    else if (!byPort.has(port)) byPort.set(port, b);
+  }
+  let dflt: BuiltFilterChain | null = null;
+  if (config.defaultFilterChain !== null) {
+    const b = build(config.defaultFilterChain, true, 'default_filter_chain');
+    if (typeof b === 'string') return b;
+    dflt = b;
+    chains.push(b);
+  }
+  return new FilterChainMatcher(byPort, anyPort, dflt, chains);
+}

@@ -1,0 +1,133 @@
+// Sidecar: one proxy process — owns the cluster manager, route provider, listener manager, ADS client and admin.
+import type { BootstrapConfig } from '../src/config/bootstrap.js';
+import { createAccessLogger, type Logger } from '../src/observability/logger.js';
+import { StatsStore } from '../src/observability/stats.js';
+import { TypeUrl } from '../src/xds/type-urls.js';
+import type { ClusterConfig, EndpointsConfig, ListenerConfig, RouteConfigData } from '../src/xds/resources/types.js';
+import { startSidecarAdmin, type SidecarAdminHandle } from './admin/admin-server.js';
+import type { SidecarContext, XdsSink } from './contracts.js';
+import { createHttpConnectionManager } from './http/conn-manager.js';
+import { ListenerManager } from './listener/listener-manager.js';
+import { createTcpProxy } from './network/tcp-proxy.js';
+import { buildRouteTable, RdsRouteProvider } from './router/route-table.js';
+import { ClusterManagerImpl } from './upstream/cluster-manager.js';
+import { AdsClient } from './xds/ads-client.js';
+
+export interface SidecarOptions {
+  readonly bootstrap: BootstrapConfig;
+  readonly logger: Logger;
+  /** Access log destination file; stdout when null. */
+  readonly accessLogPath: string | null;
+  /** How long SIGTERM / listener removal waits for in-flight requests (ms). */
+  readonly drainTimeoutMs: number;
+}
+
+export class Sidecar implements XdsSink {
+  readonly stats = new StatsStore();
+  readonly clusters: ClusterManagerImpl;
+  readonly routes = new RdsRouteProvider();
+  readonly listeners: ListenerManager;
+  readonly ctx: SidecarContext;
+  readonly #opts: SidecarOptions;
+  #ads: AdsClient | null = null;
+  #admin: SidecarAdminHandle | null = null;
+  #ready = false;
+  #draining = false;
+
+  constructor(opts: SidecarOptions) {
+    this.#opts = opts;
+    const logger = opts.logger;
+    this.clusters = new ClusterManagerImpl(this.stats, logger);
+    const accessLogger = opts.accessLogPath ? createAccessLogger({ path: opts.accessLogPath }) : createAccessLogger({ fd: 1 });
+    this.ctx = {
+      nodeId: opts.bootstrap.node.id,
+      stats: this.stats,
+      logger,
+      accessLogger,
+      clusters: this.clusters,
+      routes: this.routes,
+      compileRouteTable: (config) => buildRouteTable(config),
+    };
+    this.listeners = new ListenerManager({
+      factories: {
+        tcp_proxy: createTcpProxy,
+        http_connection_manager: (config, ctx) => {
+          if (config.kind !== 'http_connection_manager') throw new TypeError(`expected an HCM config, got ${config.kind}`);
+          return createHttpConnectionManager(config, ctx);
+        },
+      },
+      ctx: this.ctx,
+      logger,
+      stats: this.stats,
+      drainTimeoutMs: opts.drainTimeoutMs,
+    });
+  }
+
+  get ready(): boolean {
+    return this.#ready && !this.#draining;
+  }
+
+  get adminPort(): number {
+    return this.#admin?.port ?? 0;
+  }
+
+  get ads(): AdsClient | null {
+    return this.#ads;
+  }
+
+  /** Applies static resources, opens the admin port, connects to the control plane; resolves once config is applied. */
+  async start(opts: { waitForXds: boolean } = { waitForXds: true }): Promise<void> {
+    const b = this.#opts.bootstrap;
+    if (b.staticClusters.length > 0) {
+      this.clusters.applyClusters(new Map(b.staticClusters.map((c) => [c.name, c])), []);
+    }
+    if (b.staticListeners.length > 0) {
+      const errors = await this.listeners.apply(new Map(b.staticListeners.map((l) => [l.name, l])), []);
+      if (errors.length > 0) throw new Error(`static listeners: ${errors.join('; ')}`);
+    }
+    if (b.admin) {
+      this.#admin = await startSidecarAdmin({ address: b.admin, sidecar: this });
+    }
+    if (b.ads) {
+      this.#ads = new AdsClient({
+        node: b.node,
+        server: b.ads.server,
+        apiType: b.ads.apiType,
+        sink: this,
+        logger: this.#opts.logger,
+        stats: this.stats,
+      });
+      this.#ads.start();
+      if (opts.waitForXds) await this.#ads.ready;
+    }
+    this.#ready = true;
+  }
+
+  // XdsSink
+  async apply(typeUrl: string, upserts: ReadonlyMap<string, unknown>, removals: readonly string[]): Promise<string[]> {
+    switch (typeUrl) {
+      case TypeUrl.Cluster:
+        this.clusters.applyClusters(upserts as ReadonlyMap<string, ClusterConfig>, removals);
+        return [];
+      case TypeUrl.ClusterLoadAssignment:
+        this.clusters.applyEndpoints(upserts as ReadonlyMap<string, EndpointsConfig>, removals);
+        return [];
+      case TypeUrl.Listener:
+        return this.listeners.apply(upserts as ReadonlyMap<string, ListenerConfig>, removals);
+      case TypeUrl.RouteConfiguration:
+        this.routes.apply(upserts as ReadonlyMap<string, RouteConfigData>, removals);
+        return [];
+      default:
+        return [`type ${typeUrl} is not supported by this sidecar`];
+    }
+  }
+
+  /** SIGTERM: stop being ready, drain every listener (in-flight requests finish), disconnect, close admin. */
+  async shutdown(): Promise<void> {
+    this.#draining = true;
+    await this.listeners.drainAll(this.#opts.drainTimeoutMs);
+    this.#ads?.stop();
+    await this.#admin?.close();
+    this.#opts.logger.info({ node_id: this.ctx.nodeId }, 'sidecar drained and stopped');
+  }
+}

@@ -1,0 +1,254 @@
+// Test fakes implementing the sidecar contracts (route table, RDS provider, clusters) for HTTP engine tests.
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { StatsStore } from '../../src/observability/stats.js';
+import { silentLogger, type Logger } from '../../src/observability/logger.js';
+import type {
+  ClusterConfig, ForwardActionConfig, HcmConfig, HeaderMutationsConfig, RouteConfigData, RouteEntryConfig,
+  VirtualHostConfig,
+} from '../../src/xds/resources/types.js';
+import type {
+  ClusterManager, ClusterStats, RouteMatch, RouteProvider, RouteRequest, RouteTable, SidecarContext, UpstreamCluster,
+  UpstreamEndpoint,
+} from '../../sidecar/contracts.js';
+
+export const NO_MUTATIONS: HeaderMutationsConfig = Object.freeze({
+  requestHeadersToAdd: [],
+  requestHeadersToRemove: [],
+  responseHeadersToAdd: [],
+  responseHeadersToRemove: [],
+});
+
+export function hcmConfig(over: Partial<HcmConfig> = {}): HcmConfig {
+  return {
+    kind: 'http_connection_manager',
+    statPrefix: 'ingress',
+    codecType: 'AUTO',
+    rdsRouteConfigName: null,
+    routeConfig: null,
+    httpFilters: [],
+    requestTimeoutMs: 0,
+    requestHeadersTimeoutMs: 10_000,
+    streamIdleTimeoutMs: 300_000,
+    idleTimeoutMs: 3_600_000,
+    maxHeadersCount: 100,
+    maxRequestHeadersKb: 60,
+    drainTimeoutMs: 5000,
+    useRemoteAddress: false,
+    xffNumTrustedHops: 0,
+    generateRequestId: true,
+    preserveExternalRequestId: false,
+    via: '',
+    serverName: 'tessera',
+    acceptHttp10: true,
+    upgradeTypes: ['websocket'],
+    normalizePath: false,
+    mergeSlashes: false,
+    ...over,
+  };
+}
+
+export function forward(cluster: string, over: Partial<ForwardActionConfig> = {}): ForwardActionConfig {
+  return {
+    kind: 'route',
+    cluster,
+    weightedClusters: null,
+    prefixRewrite: null,
+    regexRewrite: null,
+    hostRewriteLiteral: null,
+    autoHostRewrite: false,
+    timeoutMs: 15_000,
+    idleTimeoutMs: null,
+    upgradeTypes: null,
+    ...over,
+  };
+}
+
+export function prefixRoute(prefix: string, action: RouteEntryConfig['action'], over: Partial<RouteEntryConfig> = {}): RouteEntryConfig {
+  return {
+    ...NO_MUTATIONS,
+    name: `r${prefix}`,
+    match: { path: { kind: 'prefix', value: prefix }, caseSensitive: true, headers: [], queryParameters: [] },
+    action,
+    ...over,
+  };
+}
+
+export function vhost(domains: string[], routes: RouteEntryConfig[], over: Partial<VirtualHostConfig> = {}): VirtualHostConfig {
+  return { ...NO_MUTATIONS, name: `vh-${domains[0]}`, domains, routes, ...over };
+}
+
+export function routeConfig(virtualHosts: VirtualHostConfig[], over: Partial<RouteConfigData> = {}): RouteConfigData {
+  return { ...NO_MUTATIONS, name: 'rc', virtualHosts, raw: null, ...over };
+}
+
+/** Minimal RouteTable: exact or '*' domains, prefix/path/regex routes, first weighted cluster. */
+export class FakeRouteTable implements RouteTable {
+  constructor(readonly config: RouteConfigData) {}
+
+  match(req: RouteRequest): RouteMatch | null {
+    const host = req.authority.replace(/:\d+$/, '');
+    const vh =
+      this.config.virtualHosts.find((v) => v.domains.includes(req.authority) || v.domains.includes(host)) ??
+      this.config.virtualHosts.find((v) => v.domains.includes('*'));
+    if (vh === undefined) return null;
+    const path = req.path.split('?')[0]!;
+    for (const r of vh.routes) {
+      const m = r.match.path;
+      const hit =
+        m.kind === 'prefix' || m.kind === 'path_separated_prefix'
+          ? path.startsWith(m.value)
+          : m.kind === 'path'
+            ? path === m.value
+            : new RegExp(`^(?:${m.regex})$`).test(path);
+      if (!hit) continue;
+      const a = r.action;
+      if (a.kind !== 'route') return { virtualHost: vh, route: r, clusterName: null, weightedCluster: null };
+      const wc = a.weightedClusters?.[0] ?? null;
+      return { virtualHost: vh, route: r, clusterName: wc !== null ? wc.name : a.cluster, weightedCluster: wc };
+    }
+    return null;
+  }
+}
+
+export class FakeRouteProvider implements RouteProvider {
+  readonly tables = new Map<string, RouteTable>();
+  get(name: string): RouteTable | null {
+    return this.tables.get(name) ?? null;
+  }
+}
+
+export function endpoint(clusterName: string, port: number, address = '127.0.0.1'): UpstreamEndpoint {
+  return {
+    key: `${address}:${port}`,
+    address: { address, port },
+    clusterName,
+    weight: 1,
+    labels: {},
+    activeRequests: 0,
+    healthy: true,
+    removed: false,
+    rqTotal: 0,
+    rqError: 0,
+    cxActive: 0,
+  };
+}
+
+export function clusterConfig(name: string, over: Partial<ClusterConfig> = {}): ClusterConfig {
+  return {
+    name,
+    type: 'STATIC',
+    edsServiceName: name,
+    connectTimeoutMs: 5000,
+    lbPolicy: 'ROUND_ROBIN',
+    leastRequestChoiceCount: 2,
+    loadAssignment: null,
+    upstreamIdleTimeoutMs: 3_600_000,
+    maxRequestsPerConnection: 0,
+    perConnectionBufferLimitBytes: 1024 * 1024,
+    raw: null,
+    ...over,
+  };
+}
+
+function clusterStats(stats: StatsStore, name: string): ClusterStats {
+  const c = (n: string) => stats.counter(`cluster.${name}.${n}`);
+  const g = (n: string) => stats.gauge(`cluster.${name}.${n}`);
+  return {
+    upstream_cx_total: c('upstream_cx_total'),
+    upstream_cx_active: g('upstream_cx_active'),
+    upstream_cx_connect_fail: c('upstream_cx_connect_fail'),
+    upstream_cx_connect_timeout: c('upstream_cx_connect_timeout'),
+    upstream_rq_total: c('upstream_rq_total'),
+    upstream_rq_active: g('upstream_rq_active'),
+    upstream_rq_timeout: c('upstream_rq_timeout'),
+    upstream_rq_2xx: c('upstream_rq_2xx'),
+    upstream_rq_3xx: c('upstream_rq_3xx'),
+    upstream_rq_4xx: c('upstream_rq_4xx'),
+    upstream_rq_5xx: c('upstream_rq_5xx'),
+    upstream_cx_none_healthy: c('upstream_cx_none_healthy'),
+  };
+}
+
+/** Round-robin over healthy, non-removed endpoints. */
+export class FakeCluster implements UpstreamCluster {
+  readonly stats: ClusterStats;
+  eps: UpstreamEndpoint[];
+  #rr = 0;
+  constructor(readonly name: string, readonly config: ClusterConfig, eps: UpstreamEndpoint[], store: StatsStore) {
+    this.eps = eps;
+    this.stats = clusterStats(store, name);
+  }
+  pick(): UpstreamEndpoint | null {
+    const ok = this.eps.filter((e) => e.healthy && !e.removed);
+    if (ok.length === 0) return null;
+    return ok[this.#rr++ % ok.length]!;
+  }
+  endpoints(): readonly UpstreamEndpoint[] {
+    return this.eps;
+  }
+}
+
+export class FakeClusterManager implements ClusterManager {
+  readonly clusters = new Map<string, FakeCluster>();
+  readonly #removed: ((ep: UpstreamEndpoint) => void)[] = [];
+  constructor(readonly store: StatsStore) {}
+
+  add(name: string, ports: number[], over: Partial<ClusterConfig> = {}): FakeCluster {
+    const c = new FakeCluster(name, clusterConfig(name, over), ports.map((p) => endpoint(name, p)), this.store);
+    this.clusters.set(name, c);
+    return c;
+  }
+  get(name: string): UpstreamCluster | null {
+    return this.clusters.get(name) ?? null;
+  }
+  all(): readonly UpstreamCluster[] {
+    return [...this.clusters.values()];
+  }
+  onEndpointRemoved(fn: (ep: UpstreamEndpoint) => void): void {
+    this.#removed.push(fn);
+  }
+  /** Simulates EDS removing `ep`. */
+  remove(ep: UpstreamEndpoint): void {
+    ep.removed = true;
+    for (const c of this.clusters.values()) c.eps = c.eps.filter((e) => e !== ep);
+    for (const fn of this.#removed) fn(ep);
+  }
+}
+
+/** Collects access-log lines (parsed JSON). */
+export function captureLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString().split('\n')) if (l.trim() !== '') lines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  return { logger: pino({ level: 'info' }, sink), lines };
+}
+
+export interface TestContext {
+  readonly ctx: SidecarContext;
+  readonly stats: StatsStore;
+  readonly clusters: FakeClusterManager;
+  readonly routes: FakeRouteProvider;
+  readonly accessLines: Record<string, unknown>[];
+}
+
+export function testContext(): TestContext {
+  const stats = new StatsStore();
+  const clusters = new FakeClusterManager(stats);
+  const routes = new FakeRouteProvider();
+  const { logger, lines } = captureLogger();
+  const ctx: SidecarContext = {
+    nodeId: 'test-node',
+    stats,
+    logger: silentLogger(),
+    accessLogger: logger,
+    clusters,
+    routes,
+    compileRouteTable: (c) => new FakeRouteTable(c),
+  };
+  return { ctx, stats, clusters, routes, accessLines: lines };
+}

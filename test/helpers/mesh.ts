@@ -1,0 +1,173 @@
+// Integration-test helpers: temp dirs, free ports, real control-plane/sidecar processes, upstream apps, HTTP clients.
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnReady, stopChild, type ReadyChild } from '../../src/cli/processes.js';
+
+export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+export const BIN = path.join(REPO, 'bin', 'tessera.js');
+
+export function tempDir(prefix = 'tessera-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function freePorts(n: number): Promise<number[]> {
+  const out: number[] = [];
+  while (out.length < n) {
+    const p = await freePort();
+    if (!out.includes(p)) out.push(p);
+  }
+  return out;
+}
+
+/** Runs `tessera <args>` and waits for its ready line. Output goes to `<dir>/<name>.log`. */
+export function startTessera(args: string[], opts: { dir: string; name: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<ReadyChild> {
+  return spawnReady(process.execPath, [BIN, ...args], {
+    logFile: path.join(opts.dir, `${opts.name}.log`),
+    env: { ...process.env, TESSERA_LOG_LEVEL: 'info', ...opts.env },
+    timeoutMs: opts.timeoutMs ?? 20000,
+    echo: process.env.TESSERA_TEST_ECHO === '1',
+  });
+}
+
+export { stopChild, type ReadyChild };
+
+/** A plain node:http upstream that answers JSON `{name, method, path, headers}` (or a custom handler). */
+export interface Upstream {
+  readonly port: number;
+  readonly name: string;
+  requests: number;
+  close(): Promise<void>;
+}
+
+export async function startUpstream(
+  name: string,
+  handler?: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+  port = 0,
+): Promise<Upstream> {
+  const state = { requests: 0 };
+  const server = http.createServer((req, res) => {
+    state.requests++;
+    if (handler) {
+      handler(req, res);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = JSON.stringify({ name, method: req.method, path: req.url, headers: req.headers, body_bytes: Buffer.concat(chunks).length });
+      res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': name });
+      res.end(body);
+    });
+  });
+  server.keepAliveTimeout = 30000;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+  const up: Upstream = {
+    port: (server.address() as net.AddressInfo).port,
+    name,
+    get requests() {
+      return state.requests;
+    },
+    set requests(v: number) {
+      state.requests = v;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+  return up;
+}
+
+export interface HttpResult {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+export function request(
+  url: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer; agent?: http.Agent | false; timeoutMs?: number } = {},
+): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: opts.agent ?? false, timeout: opts.timeoutMs ?? 5000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout: ${url}`)));
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+/** Polls `fn` until it returns a truthy value or `timeoutMs` passes (then throws with the last error). */
+export async function eventually<T>(fn: () => Promise<T | null | undefined | false>, timeoutMs = 10000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown = null;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
+}
+
+/**
+ * Steady load: `concurrency` keep-alive loops hitting `url` until stop() — bounded by `maxMs` and `maxRequests`.
+ * Records every status (and errors) so a test can assert zero failures.
+ */
+export function startLoad(url: string, opts: { concurrency?: number; maxMs?: number; maxRequests?: number; headers?: Record<string, string> } = {}) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: opts.concurrency ?? 4 });
+  const stats = { ok: 0, failed: 0, statuses: new Map<number, number>(), errors: [] as string[] };
+  let running = true;
+  const deadline = Date.now() + (opts.maxMs ?? 60000);
+  const maxRequests = opts.maxRequests ?? 200000;
+  const loop = async () => {
+    while (running && Date.now() < deadline && stats.ok + stats.failed < maxRequests) {
+      try {
+        const r = await request(url, { agent, headers: opts.headers });
+        stats.statuses.set(r.status, (stats.statuses.get(r.status) ?? 0) + 1);
+        if (r.status === 200) stats.ok++;
+        else {
+          stats.failed++;
+          if (stats.errors.length < 20) stats.errors.push(`status ${r.status}: ${r.body.slice(0, 200)}`);
+        }
+      } catch (e) {
+        stats.failed++;
+        if (stats.errors.length < 20) stats.errors.push((e as Error).message);
+      }
+    }
+  };
+  const loops = Array.from({ length: opts.concurrency ?? 4 }, () => loop());
+  return {
+    stats,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      agent.destroy();
+      return stats;
+    },
+  };
+}

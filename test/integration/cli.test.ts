@@ -1,0 +1,72 @@
+// The `tessera` CLI as a user runs it: help on every command, exit codes, validate, and the demo's smoke run.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { BIN, REPO, tempDir } from '../helpers/mesh.js';
+
+function tessera(args: string[], timeoutMs = 30000): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { timeout: timeoutMs, cwd: REPO }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('tessera CLI', { timeout: 120000 }, () => {
+  test('--help on the CLI and on each command exits 0 and describes it', async () => {
+    const top = await tessera(['--help']);
+    assert.equal(top.code, 0);
+    for (const cmd of ['control-plane', 'sidecar', 'gateway', 'run', 'demo', 'validate']) {
+      assert.match(top.stdout, new RegExp(`\\b${cmd}\\b`));
+      const r = await tessera([cmd, '--help']);
+      assert.equal(r.code, 0, `${cmd} --help: ${r.stderr}`);
+      assert.match(r.stdout, /^usage: tessera /);
+    }
+  });
+
+  test('usage errors exit 2 naming the problem', async () => {
+    const unknown = await tessera(['frobnicate']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown command 'frobnicate'/);
+    const flag = await tessera(['control-plane', '--bogus']);
+    assert.equal(flag.code, 2);
+    assert.match(flag.stderr, /bogus/);
+    const missing = await tessera(['sidecar']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--bootstrap/);
+  });
+
+  test('validate: valid file exits 0; invalid file prints every error with file:line:col and exits 2', async () => {
+    const good = await tessera(['validate', path.join(REPO, 'test/fixtures/mesh/demo.yaml')]);
+    assert.equal(good.code, 0, good.stderr);
+    const bad = await tessera(['validate', path.join(REPO, 'test/fixtures/mesh/invalid.yaml')]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /invalid\.yaml:\d+:\d+: services\[0\]\.lb: must be one of/);
+    assert.ok(bad.stderr.split('\n').filter((l) => /invalid\.yaml:\d+:\d+:/.test(l)).length >= 5);
+  });
+
+  test('control-plane with an invalid config exits 2 with the errors; a bad bootstrap exits 2 naming the field', async () => {
+    const cp = await tessera(['control-plane', '--config', path.join(REPO, 'test/fixtures/mesh/invalid.yaml'), '--xds-port', '0', '--admin-port', '0']);
+    assert.equal(cp.code, 2);
+    assert.match(cp.stderr, /conect_timeout: unknown key/);
+    const t = tempDir();
+    const f = path.join(t.dir, 'bad-bootstrap.yaml');
+    writeFileSync(f, 'node:\n  id: x\nadmin:\n  address:\n    socket_address: { address: 127.0.0.1, port_valu: 1 }\n');
+    const sc = await tessera(['sidecar', '--bootstrap', f]);
+    t.cleanup();
+    assert.equal(sc.code, 2);
+    assert.match(sc.stderr, /bad-bootstrap\.yaml:5:\d+: .*port_valu/);
+  });
+
+  test('demo --smoke starts the whole mesh, passes its requests through the gateway, and stops cleanly', async () => {
+    const t = tempDir('tessera-demo-test-');
+    const r = await tessera(['demo', '--smoke', '--dir', t.dir], 90000);
+    t.cleanup();
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.equal((r.stdout.match(/^PASS /gm) ?? []).length, 6, r.stdout);
+    assert.doesNotMatch(r.stdout, /^FAIL /m);
+  });
+});
