@@ -57,6 +57,32 @@ describe('HTTP/1.1 proxying', () => {
     c.close();
   });
 
+  it('keeps serving a keep-alive connection after a response that filled the downstream socket buffer', async () => {
+    // Regression: the upstream connection was paused for backpressure, the response completed in the same read,
+    // and the paused connection went back to the pool — the next request on it never got its response read.
+    const big = Buffer.alloc(20 * 1024, 'x');
+    const up = await startHttpUpstream((req, res) => {
+      if (req.url === '/small') res.end('small');
+      else res.end(big);
+    });
+    toClose.push(up);
+    const { proxy } = await proxyTo(up.port);
+    const c = await RawClient.open(proxy.port);
+    const paths = ['/big', '/big', '/small', '/big', '/small'];
+    for (let i = 0; i < paths.length; i++) {
+      // A client that reads late keeps the proxy's writes returning false until the response is complete.
+      c.socket.pause();
+      c.write(`GET ${paths[i]} HTTP/1.1\r\nHost: a\r\n\r\n`);
+      await sleep(30);
+      c.socket.resume();
+      const rs = await c.responses(i + 1);
+      assert.equal(rs[i]!.status, 200);
+      assert.equal(rs[i]!.body.length, paths[i] === '/small' ? 5 : big.length);
+    }
+    assert.equal(up.connections(), 1, 'the upstream connection was reused throughout');
+    c.close();
+  });
+
   it('answers pipelined requests in order even when the first is slowest', async () => {
     const up = await startHttpUpstream((req, res) => {
       const delay = req.url === '/slow' ? 150 : 0;

@@ -204,6 +204,9 @@ export class H1UpstreamConnection implements H1ParserHandler, TimerTarget {
 
   /** Pool-internal: back to idle with a fresh parser and the idle timer armed. */
   idle(ms: number): void {
+    // A stream may have paused reads for backpressure and completed before the downstream drained:
+    // an idle connection always reads, so a close (or stray bytes) from the upstream is seen.
+    if (!this.#closed && this.#socket.isPaused()) this.#socket.resume();
     this.#parser.reset();
     this.#timer.kind = T_IDLE;
     this.pool.wheel.schedule(this.#timer, ms);
