@@ -7,6 +7,7 @@ import type { ClusterConfig, EndpointsConfig, ListenerConfig, RouteConfigData } 
 import { startSidecarAdmin, type SidecarAdminHandle } from './admin/admin-server.js';
 import type { SidecarContext, XdsSink } from './contracts.js';
 import { createHttpConnectionManager } from './http/conn-manager.js';
+import { H1ConnPools } from './upstream/conn-pool/h1.js';
 import { ListenerManager } from './listener/listener-manager.js';
 import { createTcpProxy } from './network/tcp-proxy.js';
 import { buildRouteTable, RdsRouteProvider } from './router/route-table.js';
@@ -126,6 +127,7 @@ export class Sidecar implements XdsSink {
   async shutdown(): Promise<void> {
     this.#draining = true;
     await this.listeners.drainAll(this.#opts.drainTimeoutMs);
+    H1ConnPools.for(this.clusters).closeAll();
     this.#ads?.stop();
     await this.#admin?.close();
     this.#opts.logger.info({ node_id: this.ctx.nodeId }, 'sidecar drained and stopped');

@@ -79,4 +79,6 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 const code = await main(process.argv.slice(2));
-if (code !== -1) process.exitCode = code;
+process.exitCode = code;
+// A finished command exits even if a library left a handle open; the grace lets async logs flush.
+setTimeout(() => process.exit(code), 1000).unref();

@@ -2,12 +2,13 @@
 // node:http and curl. Covers routing, live config pushes under load, control-plane loss, drain on SIGTERM.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import {
+  REPO,
   eventually,
   freePorts,
   request,
@@ -196,6 +197,31 @@ describe('mesh end to end (real processes)', { timeout: 180000 }, () => {
     const body = JSON.parse(stdout) as { method: string; body_bytes: number };
     assert.equal(body.method, 'POST');
     assert.equal(body.body_bytes, 3 * 1024 * 1024);
+  });
+
+  test("deploy/examples' Envoy bootstrap works unchanged (only the xDS port and admin port substituted)", async () => {
+    const [admin] = await freePorts(1);
+    const text = readFileSync(path.join(REPO, 'deploy/examples/envoy-bootstrap-ads.yaml'), 'utf8')
+      .replace('port_value: 18000', `port_value: ${p.xds}`)
+      .replace('port_value: 15000', `port_value: ${admin}`)
+      .replace('id: frontend-1', 'id: example-proxyless');
+    const file = path.join(t.dir, 'envoy-bootstrap.yaml');
+    writeFileSync(file, text);
+    const sc = await startTessera(['sidecar', '--bootstrap', file], { dir: t.dir, name: 'example-bootstrap' });
+    try {
+      const ready = await request(`http://127.0.0.1:${admin}/ready`);
+      assert.equal(ready.status, 200);
+      // A node the mesh config does not name gets the proxyless view: an API listener and an EDS cluster per service.
+      const dump = JSON.parse((await request(`http://127.0.0.1:${admin}/config_dump`)).body) as { clusters: Array<{ name: string }> };
+      assert.ok(dump.clusters.some((c) => c.name === 'api'), JSON.stringify(dump.clusters));
+      const clusters = JSON.parse((await request(`http://127.0.0.1:${admin}/clusters?format=json`)).body) as {
+        clusters: Array<{ name: string; endpoints: Array<{ address: string }> }>;
+      };
+      const api = clusters.clusters.find((c) => c.name === 'api');
+      assert.deepEqual(api?.endpoints.map((e) => e.address).sort(), [`127.0.0.1:${upPorts.api1}`, `127.0.0.1:${upPorts.api2}`].sort());
+    } finally {
+      assert.equal(await stopChild(sc), 0);
+    }
   });
 
   test('zero failed requests across 50 config pushes under steady load', async () => {
