@@ -1,13 +1,10 @@
 // The control plane's admin HTTP API: readiness, connected proxies, NACKs, stats (not on the data path).
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenHttp, type ListeningHttp } from '../../src/core/net-util.js';
 import type { StatsStore } from '../../src/observability/stats.js';
 import type { XdsServer } from '../server/xds-server.js';
 
-export interface AdminHandle {
-  readonly port: number;
-  close(): Promise<void>;
-}
+export type AdminHandle = ListeningHttp;
 
 export interface ControlPlaneAdminOptions {
   readonly host: string;
@@ -53,16 +50,5 @@ export async function startControlPlaneAdmin(opts: ControlPlaneAdminOptions): Pr
         json(res, 404, { error: `no admin endpoint ${url.pathname}`, endpoints: ['/ready', '/status', '/nacks', '/config', '/stats'] });
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenHttp(server, opts.host, opts.port);
 }

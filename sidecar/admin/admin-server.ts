@@ -1,13 +1,10 @@
 // The sidecar's admin HTTP API (Envoy's paths): /ready, /config_dump, /clusters, /stats. Not on the data path.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenHttp, type ListeningHttp } from '../../src/core/net-util.js';
 import type { SocketAddress } from '../../src/xds/resources/types.js';
 import type { Sidecar } from '../server.js';
 
-export interface SidecarAdminHandle {
-  readonly port: number;
-  close(): Promise<void>;
-}
+export type SidecarAdminHandle = ListeningHttp;
 
 function send(res: http.ServerResponse, status: number, type: string, text: string): void {
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
@@ -92,16 +89,5 @@ export async function startSidecarAdmin(opts: { address: SocketAddress; sidecar:
         send(res, 404, 'text/plain', `no admin endpoint ${url.pathname}\n`);
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.address.port, opts.address.address, () => resolve());
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenHttp(server, opts.address.address, opts.address.port);
 }

@@ -1,11 +1,11 @@
 // `tessera demo`: a whole local mesh on loopback with free ports — control plane, sample services each with a
 // sidecar (`tessera run`), and an edge gateway — prints URLs to try, and stops everything on Ctrl-C.
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import http from 'node:http';
+import { freePort } from '../core/net-util.js';
 import { helpText, parseCommand, type CommandSpec } from './args.js';
 import { spawnReady, stopChild, type ReadyChild } from './processes.js';
 
@@ -25,16 +25,6 @@ const SPEC: CommandSpec = {
 const BIN = fileURLToPath(new URL('../../../bin/tessera.js', import.meta.url));
 const APP = fileURLToPath(new URL('../demo/sample-app.js', import.meta.url));
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface DemoPorts {
   xds: number;

@@ -1,10 +1,11 @@
 // Integration-test helpers: temp dirs, free ports, real control-plane/sidecar processes, upstream apps, HTTP clients.
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import { freePort } from '../../src/core/net-util.js';
 import { spawnReady, stopChild, type ReadyChild } from '../../src/cli/processes.js';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -15,16 +16,7 @@ export function tempDir(prefix = 'tessera-test-'): { dir: string; cleanup: () =>
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export async function freePorts(n: number): Promise<number[]> {
   const out: number[] = [];
@@ -78,7 +70,7 @@ export async function startUpstream(
   server.keepAliveTimeout = 30000;
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
   const up: Upstream = {
-    port: (server.address() as net.AddressInfo).port,
+    port: (server.address() as AddressInfo).port,
     name,
     get requests() {
       return state.requests;
