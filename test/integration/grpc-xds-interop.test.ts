@@ -1,7 +1,7 @@
 // The real @grpc/grpc-js-xds client resolves xds:///greeter through Tessera's ADS server and follows an update.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { SnapshotCache } from '../../control-plane/snapshot/snapshot-cache.js';
 import type { NodeResources } from '../../control-plane/snapshot/snapshot.js';
 import { XdsServer } from '../../control-plane/server/xds-server.js';
@@ -9,34 +9,7 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { StatsStore } from '../../src/observability/stats.js';
 import { TypeUrl } from '../../src/xds/type-urls.js';
 import { apiListener, edsCluster, loadAssignment, routeConfig } from '../helpers/ads-test-client.js';
-
-const raw = (b: Buffer): Buffer => b;
-const greeterDefinition: grpc.ServiceDefinition = {
-  Hello: {
-    path: '/tessera.test.Greeter/Hello',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: raw,
-    requestDeserialize: raw,
-    responseSerialize: raw,
-    responseDeserialize: raw,
-  },
-} as unknown as grpc.ServiceDefinition;
-
-type GreeterClient = grpc.Client & {
-  Hello(req: Buffer, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, res?: Buffer) => void): grpc.ClientUnaryCall;
-};
-
-async function startGreeter(name: string): Promise<{ server: grpc.Server; port: number }> {
-  const server = new grpc.Server();
-  server.addService(greeterDefinition, {
-    Hello: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from(name)),
-  });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-  );
-  return { server, port };
-}
+import { hello, startGreeter, xdsGreeterClient, type GreeterClient } from '../helpers/grpc-greeter.js';
 
 function greeterResources(port: number): NodeResources {
   return {
@@ -45,12 +18,6 @@ function greeterResources(port: number): NodeResources {
     [TypeUrl.Cluster]: [{ name: 'greeter', resource: edsCluster('greeter') }],
     [TypeUrl.ClusterLoadAssignment]: [{ name: 'greeter', resource: loadAssignment('greeter', [['127.0.0.1', port]]) }],
   };
-}
-
-function hello(client: GreeterClient): Promise<string> {
-  return new Promise((resolve, reject) => {
-    client.Hello(Buffer.from('hi'), { deadline: Date.now() + 3000 }, (e, res) => (e ? reject(e) : resolve(res!.toString())));
-  });
 }
 
 async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
@@ -78,16 +45,7 @@ describe('grpc-js-xds interop', { timeout: 30_000 }, () => {
     a = await startGreeter('A');
     b = await startGreeter('B');
     assert.deepEqual(cache.setFallback(greeterResources(a.port)), []);
-    process.env.GRPC_XDS_BOOTSTRAP_CONFIG = JSON.stringify({
-      xds_servers: [
-        { server_uri: `127.0.0.1:${xdsPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] },
-      ],
-      node: { id: 'proxyless-greeter', locality: {} },
-    });
-    const xdsClient = await import('@grpc/grpc-js-xds');
-    xdsClient.register();
-    const Ctor = grpc.makeGenericClientConstructor(greeterDefinition, 'Greeter');
-    client = new Ctor('xds:///greeter', grpc.credentials.createInsecure()) as unknown as GreeterClient;
+    client = await xdsGreeterClient(xdsPort, 'proxyless-greeter', 'xds:///greeter');
   });
 
   after(async () => {
