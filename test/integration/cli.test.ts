@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { BIN, REPO, tempDir } from '../helpers/mesh.js';
+import { BIN, REPO, freePorts, request, startTessera, stopChild, tempDir } from '../helpers/mesh.js';
 
 function tessera(args: string[], timeoutMs = 30000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -59,6 +59,49 @@ describe('tessera CLI', { timeout: 120000 }, () => {
     t.cleanup();
     assert.equal(sc.code, 2);
     assert.match(sc.stderr, /bad-bootstrap\.yaml:5:\d+: .*port_valu/);
+  });
+
+  test('run: the command gets its port and dependencies, the sidecar routes to it, and both stop together', async () => {
+    const t = tempDir();
+    const [xds, app, sidecarPort, dep] = await freePorts(4);
+    const file = path.join(t.dir, 'mesh.yaml');
+    writeFileSync(
+      file,
+      `services:
+  - name: hello
+    protocol: http
+    instances:
+      - { id: hello-1, address: 127.0.0.1, port: ${app}, sidecar_port: ${sidecarPort} }
+    dependencies:
+      - { service: hello, port: ${dep} }
+`,
+    );
+    const cp = await startTessera(['control-plane', '--config', file, '--xds-port', String(xds), '--admin-port', '0'], { dir: t.dir, name: 'cp' });
+    // The app answers with what `tessera run` told it, then exits 3 on its own after one request.
+    const script =
+      "const http=require('http');const s=http.createServer((q,r)=>{r.end(JSON.stringify({port:process.env.PORT,deps:process.env.DEPENDENCIES,svc:process.env.SERVICE_NAME}));setTimeout(()=>process.exit(3),100)});s.listen(+process.env.PORT,'127.0.0.1')";
+    const run = await startTessera(['run', '--service', 'hello', '--config', file, '--xds', `127.0.0.1:${xds}`, '--', process.execPath, '-e', script], { dir: t.dir, name: 'run' });
+    try {
+      let body = '';
+      for (let i = 0; i < 50 && body === ''; i++) {
+        try {
+          const r = await request(`http://127.0.0.1:${sidecarPort}/`);
+          if (r.status === 200) body = r.body;
+        } catch {
+          // the app is still starting
+        }
+        if (body === '') await new Promise((res) => setTimeout(res, 100));
+      }
+      const seen = JSON.parse(body) as { port: string; deps: string; svc: string };
+      assert.equal(seen.port, String(app));
+      assert.equal(seen.svc, 'hello');
+      assert.deepEqual(JSON.parse(seen.deps), { hello: `http://127.0.0.1:${dep}` });
+      assert.equal(await run.exited, 3, 'run exits with the command\'s code once the command ends');
+    } finally {
+      await stopChild(run);
+      await stopChild(cp);
+      t.cleanup();
+    }
   });
 
   test('demo --smoke starts the whole mesh, passes its requests through the gateway, and stops cleanly', async () => {
