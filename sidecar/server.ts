@@ -1,6 +1,6 @@
 // Sidecar: one proxy process — owns the cluster manager, route provider, listener manager, ADS client and admin.
 import type { BootstrapConfig } from '../src/config/bootstrap.js';
-import { createAccessLogger, type Logger } from '../src/observability/logger.js';
+import { closeAccessLogger, createAccessLogger, type Logger } from '../src/observability/logger.js';
 import { StatsStore } from '../src/observability/stats.js';
 import { TypeUrl } from '../src/xds/type-urls.js';
 import type { ClusterConfig, EndpointsConfig, ListenerConfig, RouteConfigData } from '../src/xds/resources/types.js';
@@ -130,6 +130,7 @@ export class Sidecar implements XdsSink {
     H1ConnPools.for(this.clusters).closeAll();
     this.#ads?.stop();
     await this.#admin?.close();
+    await closeAccessLogger(this.ctx.accessLogger);
     this.#opts.logger.info({ node_id: this.ctx.nodeId }, 'sidecar drained and stopped');
   }
 }

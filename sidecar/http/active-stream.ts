@@ -1,6 +1,7 @@
 // ActiveStream: one request/response exchange on a downstream HTTP/1.1 connection (headers mutation, routing, encoding).
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
+import type { AccessLogSink } from '../../src/observability/logger.js';
 import type { Counter, Gauge } from '../../src/observability/stats.js';
 import type { HcmConfig, RouteConfigData } from '../../src/xds/resources/types.js';
 import type { RouteMatch, RouteTable, SidecarContext } from '../contracts.js';
@@ -27,6 +28,10 @@ export interface HcmStats {
   readonly downstream_rq_3xx: Counter;
   readonly downstream_rq_4xx: Counter;
   readonly downstream_rq_5xx: Counter;
+  /** Streams reset by stream_idle_timeout. */
+  readonly downstream_rq_idle_timeout: Counter;
+  /** Requests not fully received within request_timeout. */
+  readonly downstream_rq_timeout: Counter;
 }
 
 /** Everything one connection manager's connections share (built once per filter chain). */
@@ -38,6 +43,8 @@ export interface HcmShared {
   /** Inline route_config compiled once; null when routes come over RDS. */
   readonly staticRoutes: RouteTable | null;
   readonly bufferLimitBytes: number;
+  /** Where access-log lines go (resolved once from ctx.accessLogger); null = off. */
+  readonly accessLog: AccessLogSink | null;
 }
 
 /** The connection side of a stream (implemented by HttpConnection). */
@@ -49,6 +56,10 @@ export interface StreamOwner {
   write(data: Buffer | string, cork: boolean): boolean;
   readDisable(disable: boolean): void;
   onStreamDone(stream: ActiveStream): void;
+  /** Stream activity (a response head or body chunk went out): pushes the stream idle timeout back. */
+  touch(): void;
+  /** The route's idle_timeout replaces the HCM stream_idle_timeout for this stream (0 disables). */
+  setStreamIdleTimeout(ms: number): void;
   enterTunnel(stream: ActiveStream, upstream: Socket, upstreamPending: Buffer | null): void;
   /** Closes the connection now (stream reset after the response started). */
   abort(): void;
@@ -174,8 +185,10 @@ export class ActiveStream implements StreamCallbacks, AccessLogEntry {
       return;
     }
     this.route = route;
+    const ra = route.route.action;
+    if (ra.kind === 'route' && ra.idleTimeoutMs !== null) this.#owner.setStreamIdleTimeout(ra.idleTimeoutMs);
     if (upgradeValue !== '') {
-      const a = route.route.action;
+      const a = ra;
       const allowed = (a.kind === 'route' && a.upgradeTypes !== null ? a.upgradeTypes : cfg.upgradeTypes).includes(upgradeValue);
       if (allowed) {
         this.upgradeType = upgradeValue;
@@ -229,7 +242,9 @@ export class ActiveStream implements StreamCallbacks, AccessLogEntry {
     if (this.closeAfter) extra += CLOSE_LINE;
     else if (this.versionMinor === 0) extra += KEEP_ALIVE_LINE;
     const head = serializeResponseHead(status, headers, extra);
-    this.#owner.write(head, !endStream);
+    const o = this.#owner;
+    o.touch();
+    o.write(head, !endStream);
     if (endStream) this.#responseDone();
   }
 
@@ -239,6 +254,7 @@ export class ActiveStream implements StreamCallbacks, AccessLogEntry {
       const n = chunk.length;
       this.bytesSent += n;
       const o = this.#owner;
+      o.touch();
       if (this.#chunkedResponse) {
         if (n > 0) {
           if (n <= SMALL_CHUNK) ok = o.write(frameChunk(chunk), false);
@@ -325,6 +341,7 @@ export class ActiveStream implements StreamCallbacks, AccessLogEntry {
   }
 
   addResponseFlag(flag: string): void {
+    if (flag === '') return;
     if (this.responseFlags === '') this.responseFlags = flag;
     else if (!this.responseFlags.split(',').includes(flag)) this.responseFlags += `,${flag}`;
   }
@@ -341,7 +358,7 @@ export class ActiveStream implements StreamCallbacks, AccessLogEntry {
     sh.stats.downstream_rq_active.dec();
     if (this.status !== 0) countStatus(sh.stats, this.status);
     this.endMs = performance.now();
-    writeAccessLog(sh.ctx.accessLogger, this);
+    writeAccessLog(sh.accessLog, this);
   }
 
   #responseDone(): void {

@@ -2,6 +2,7 @@
 import type { Socket } from 'node:net';
 import type { ErrorCode } from '../../src/core/errors.js';
 import { sharedTimerWheel, WheelTimer, type TimerTarget, type TimerWheel } from '../../src/core/timer-wheel.js';
+import { accessLogSinkOf } from '../../src/observability/logger.js';
 import type { HcmConfig } from '../../src/xds/resources/types.js';
 import type { ConnectionHandler, NetworkFilterChain, SidecarContext } from '../contracts.js';
 import { createRouterShared } from '../router/router-filter.js';
@@ -39,6 +40,8 @@ export function createHttpConnectionManager(config: HcmConfig, ctx: SidecarConte
     downstream_rq_3xx: s.counter(`${p}downstream_rq_3xx`),
     downstream_rq_4xx: s.counter(`${p}downstream_rq_4xx`),
     downstream_rq_5xx: s.counter(`${p}downstream_rq_5xx`),
+    downstream_rq_idle_timeout: s.counter(`${p}downstream_rq_idle_timeout`),
+    downstream_rq_timeout: s.counter(`${p}downstream_rq_timeout`),
   });
   const bufferLimitBytes = opts.bufferLimitBytes ?? DEFAULT_BUFFER_LIMIT;
   const wheel = opts.wheel ?? sharedTimerWheel;
@@ -49,6 +52,7 @@ export function createHttpConnectionManager(config: HcmConfig, ctx: SidecarConte
     router: createRouterShared(ctx.clusters, bufferLimitBytes, wheel),
     staticRoutes: config.routeConfig !== null ? ctx.compileRouteTable(config.routeConfig) : null,
     bufferLimitBytes,
+    accessLog: accessLogSinkOf(ctx.accessLogger),
   });
   const limits: H1ParserLimits = Object.freeze({
     maxRequestTargetBytes: opts.maxRequestTargetBytes ?? 8192,
@@ -65,6 +69,12 @@ export function createHttpConnectionManager(config: HcmConfig, ctx: SidecarConte
 const T_IDLE = 0;
 const T_HEADERS = 1;
 const T_CLOSE = 2;
+/** stream_idle_timeout of the current stream (the connection timer is free while a stream runs). */
+const T_STREAM_IDLE = 3;
+const T_REQUEST = 4;
+
+/** A response head and the first body chunk are joined into one write up to this size. */
+const COMBINE_MAX = 4 * 1024;
 
 /** One downstream connection: socket, request parser, the current stream, timers, drain and tunnel state. */
 class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler, TimerTarget {
@@ -76,6 +86,14 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
   readonly #parser: H1Parser;
   readonly #wheel: TimerWheel;
   readonly #timer: WheelTimer;
+  /** request_timeout; null when the HCM has none. */
+  readonly #requestTimer: WheelTimer | null;
+  /** stream_idle_timeout of the current stream (route idle_timeout applied); 0 = none. */
+  #streamIdleMs: number;
+  /** A response head held back so the first body chunk goes out in the same write. */
+  #pendingHead: string | null;
+  #flushScheduled: boolean;
+  readonly #flushTick: () => void;
   #stream: ActiveStream | null;
   #closing: boolean;
   #closed: boolean;
@@ -83,7 +101,6 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
   #backlogPaused: boolean;
   #socketPaused: boolean;
   #corked: boolean;
-  readonly #uncork: () => void;
   readonly #onData: (b: Buffer) => void;
   readonly #onDrain: () => void;
   readonly #onEnd: () => void;
@@ -99,6 +116,10 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
     this.#parser = new H1Parser(ParserKind.Request, this, limits);
     this.#wheel = wheel;
     this.#timer = new WheelTimer(this, T_IDLE);
+    this.#requestTimer = shared.config.requestTimeoutMs > 0 ? new WheelTimer(this, T_REQUEST) : null;
+    this.#streamIdleMs = 0;
+    this.#pendingHead = null;
+    this.#flushScheduled = false;
     this.#stream = null;
     this.#closing = false;
     this.#closed = false;
@@ -106,10 +127,7 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
     this.#backlogPaused = false;
     this.#socketPaused = false;
     this.#corked = false;
-    this.#uncork = () => {
-      this.#corked = false;
-      this.#socket.uncork();
-    };
+    this.#flushTick = () => this.#endOfTick();
     this.#onData = (b: Buffer) => this.#data(b);
     this.#onDrain = () => this.#stream?.onDownstreamDrain();
     this.#onEnd = () => this.#peerEnded();
@@ -144,12 +162,39 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
   write(data: Buffer | string, cork: boolean): boolean {
     if (this.#closed) return false;
     const s = this.#socket;
-    if (cork && !this.#corked) {
-      this.#corked = true;
-      s.cork();
-      process.nextTick(this.#uncork);
+    const head = this.#pendingHead;
+    if (head !== null) {
+      if (typeof data === 'string') {
+        this.#pendingHead = head + data;
+        return true;
+      }
+      this.#pendingHead = null;
+      if (!cork && data.length <= COMBINE_MAX) return s.write(joinHeadAndBody(head, data));
+      this.#cork();
+      s.write(head, 'latin1');
+      return s.write(data);
+    }
+    if (cork) {
+      if (typeof data === 'string' && !this.#corked) {
+        // Usually a response head: held until the body's first chunk (same tick) so both go in one write.
+        this.#pendingHead = data;
+        this.#scheduleFlush();
+        return true;
+      }
+      this.#cork();
     }
     return typeof data === 'string' ? s.write(data, 'latin1') : s.write(data);
+  }
+
+  touch(): void {
+    if (this.#streamIdleMs > 0 && this.#stream !== null) this.#wheel.touch(this.#timer, this.#streamIdleMs);
+  }
+
+  setStreamIdleTimeout(ms: number): void {
+    if (this.#stream === null || ms === this.#streamIdleMs) return;
+    this.#streamIdleMs = ms;
+    if (ms > 0) this.#wheel.schedule(this.#timer, ms);
+    else this.#wheel.cancel(this.#timer);
   }
 
   readDisable(disable: boolean): void {
@@ -160,6 +205,7 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
   onStreamDone(stream: ActiveStream): void {
     if (this.#stream !== stream) return;
     this.#stream = null;
+    if (this.#requestTimer !== null) this.#wheel.cancel(this.#requestTimer);
     stream.finish();
     if (this.#closed) return;
     if (stream.closeAfter || this.draining) {
@@ -174,7 +220,9 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
 
   enterTunnel(stream: ActiveStream, upstream: Socket, upstreamPending: Buffer | null): void {
     const down = this.#socket;
+    this.#flushPending();
     this.#wheel.cancel(this.#timer);
+    if (this.#requestTimer !== null) this.#wheel.cancel(this.#requestTimer);
     const pending = this.#parser.takePending();
     this.#parser.kill();
     down.removeListener('data', this.#onData);
@@ -187,11 +235,19 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
       if (!down.destroyed) down.end();
     });
     down.on('close', () => upstream.destroy());
+    // stream_idle_timeout keeps applying to the tunnel: no bytes either way for that long closes both sides.
+    const idleMs = this.#streamIdleMs;
+    if (idleMs > 0) {
+      this.#timer.kind = T_STREAM_IDLE;
+      this.#wheel.schedule(this.#timer, idleMs);
+    }
     upstream.on('data', (b: Buffer) => {
       stream.bytesSent += b.length;
+      if (idleMs > 0) this.#wheel.touch(this.#timer, idleMs);
     });
     down.on('data', (b: Buffer) => {
       stream.bytesReceived += b.length;
+      if (idleMs > 0) this.#wheel.touch(this.#timer, idleMs);
     });
     upstream.pipe(down);
     down.pipe(upstream);
@@ -211,8 +267,15 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
   // H1ParserHandler
 
   onHeaders(msg: H1Message): void {
-    this.#wheel.cancel(this.#timer);
     const sh = this.shared;
+    const cfg = sh.config;
+    // The connection timer becomes the stream idle timer (a route may change it in start()).
+    const idleMs = cfg.streamIdleTimeoutMs;
+    this.#streamIdleMs = idleMs;
+    this.#timer.kind = T_STREAM_IDLE;
+    if (idleMs > 0) this.#wheel.schedule(this.#timer, idleMs);
+    else this.#wheel.cancel(this.#timer);
+    if (this.#requestTimer !== null && !msg.bodyless) this.#wheel.schedule(this.#requestTimer, cfg.requestTimeoutMs);
     sh.stats.downstream_rq_total.inc();
     sh.stats.downstream_rq_active.inc();
     const s = new ActiveStream(this, msg);
@@ -227,6 +290,7 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
   onMessageComplete(trailers: HeaderMap | null): void {
     const s = this.#stream;
     if (s === null) return;
+    if (this.#requestTimer !== null) this.#wheel.cancel(this.#requestTimer);
     if (!s.requestComplete) s.endRequest(trailers);
     // One request at a time: pipelined bytes stay buffered until this response is done.
     if (this.#stream !== null) this.#parser.pause();
@@ -259,6 +323,17 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
       case T_IDLE:
         if (this.#stream === null) this.#closeGracefully();
         break;
+      case T_STREAM_IDLE:
+        this.#streamIdleTimeout();
+        break;
+      case T_REQUEST: {
+        const s = this.#stream;
+        if (s === null || s.requestComplete || s.responseStarted) break;
+        this.shared.stats.downstream_rq_timeout.inc();
+        s.closeAfter = true;
+        s.sendLocalReply(LocalReplies.requestTimeout, null);
+        break;
+      }
       default:
         this.#socket.destroy();
         break;
@@ -267,8 +342,55 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
 
   // ---- internals ----
 
+  #streamIdleTimeout(): void {
+    const s = this.#stream;
+    if (s === null) return;
+    this.shared.stats.downstream_rq_idle_timeout.inc();
+    if (s.tunnel) {
+      s.addResponseFlag('SI');
+      this.#socket.destroy();
+    } else if (!s.responseStarted) {
+      s.closeAfter = true;
+      s.sendLocalReply(LocalReplies.streamIdleTimeout, null);
+    } else {
+      s.resetStream('SI');
+    }
+  }
+
+  #cork(): void {
+    if (this.#corked) return;
+    this.#corked = true;
+    this.#socket.cork();
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    process.nextTick(this.#flushTick);
+  }
+
+  /** End of the tick that held a head back or corked: write what is pending. */
+  #endOfTick(): void {
+    this.#flushScheduled = false;
+    this.#flushPending();
+    if (this.#corked) {
+      this.#corked = false;
+      this.#socket.uncork();
+    }
+  }
+
+  #flushPending(): void {
+    const head = this.#pendingHead;
+    if (head === null) return;
+    this.#pendingHead = null;
+    if (!this.#closed) this.#socket.write(head, 'latin1');
+  }
+
   #data(b: Buffer): void {
-    if (this.#stream === null && this.#timer.kind !== T_HEADERS && !this.#closing) {
+    if (this.#stream !== null) {
+      if (this.#streamIdleMs > 0) this.#wheel.touch(this.#timer, this.#streamIdleMs);
+    } else if (this.#timer.kind !== T_HEADERS && !this.#closing) {
       const ms = this.shared.config.requestHeadersTimeoutMs;
       this.#timer.kind = T_HEADERS;
       if (ms > 0) this.#wheel.schedule(this.#timer, ms);
@@ -306,7 +428,7 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
     this.write(joinHeadAndBody(serializeResponseHead(reply.status, h, CLOSE_LINE), reply.body), false);
     countStatus(sh.stats, reply.status);
     const now = performance.now();
-    writeAccessLog(sh.ctx.accessLogger, {
+    writeAccessLog(sh.accessLog, {
       method,
       path: '',
       authority: '',
@@ -336,6 +458,7 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
     this.#streamReadDisabled = false;
     this.#backlogPaused = false;
     this.#applyReadState();
+    this.#flushPending();
     this.#socket.end();
     this.#timer.kind = T_CLOSE;
     this.#wheel.schedule(this.#timer, DELAYED_CLOSE_MS);

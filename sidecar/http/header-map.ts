@@ -71,9 +71,11 @@ export class HeaderMap {
 
   private removeFrom(name: string, start: number): number {
     const n = this.names;
+    const first = n.indexOf(name, start);
+    if (first === -1) return 0; // the common case: nothing to remove, arrays untouched
     const v = this.values;
-    let w = start;
-    for (let r = start; r < n.length; r++) {
+    let w = first;
+    for (let r = first + 1; r < n.length; r++) {
       if (n[r] !== name) {
         n[w] = n[r]!;
         v[w] = v[r]!;

@@ -29,6 +29,10 @@ export const LocalReplies = Object.freeze({
   upstreamProtocolError: reply('TESSERA_ERR_UPSTREAM_RESET', 'upstream sent a malformed response', 'UPE'),
   upstreamTimeout: reply('TESSERA_ERR_UPSTREAM_TIMEOUT', 'upstream request timeout', 'UT'),
   requestHeadersTimeout: reply('TESSERA_ERR_HTTP_REQUEST_TIMEOUT', 'request timeout', 'DPE'),
+  /** stream_idle_timeout before the response started (Envoy's body and flag SI). */
+  streamIdleTimeout: reply('TESSERA_ERR_HTTP_REQUEST_TIMEOUT', 'stream timeout', 'SI'),
+  /** request_timeout: the whole request was not received in time (Envoy sets no response flag). */
+  requestTimeout: reply('TESSERA_ERR_HTTP_REQUEST_TIMEOUT', 'request timeout', ''),
   /** accept_http_10 off: Envoy answers HTTP/1.0 with 426 Upgrade Required. */
   http10NotAccepted: reply('TESSERA_ERR_HTTP_VERSION', 'Upgrade Required', 'DPE', 426),
 });

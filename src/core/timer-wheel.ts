@@ -88,6 +88,12 @@ export class TimerWheel {
     }
     const now = this.#now();
     timer.deadline = now + ms;
+    this.#link(timer);
+    this.#count++;
+  }
+
+  /** Puts a timer in the slot reached at (or just after) its deadline. */
+  #link(timer: WheelTimer): void {
     // Slot reached after the deadline: ceil so a timer never fires early relative to tick boundaries.
     const ticks = Math.max(1, Math.ceil((timer.deadline - this.#lastTick) / this.tickMs));
     const n = this.#heads.length;
@@ -98,7 +104,30 @@ export class TimerWheel {
     if (head !== null) head.prev = timer;
     this.#heads[slot] = timer;
     timer.slot = slot;
-    this.#count++;
+  }
+
+  #unlink(timer: WheelTimer, slot: number): void {
+    if (timer.prev !== null) timer.prev.next = timer.next;
+    else this.#heads[slot] = timer.next;
+    if (timer.next !== null) timer.next.prev = timer.prev;
+    timer.next = null;
+    timer.prev = null;
+  }
+
+  /**
+   * Activity timers (stream idle): pushes an armed timer's deadline to `ms` from now without relinking
+   * it (O(1), no list work per chunk); the tick that reaches its slot re-slots it if not yet due.
+   * A shorter deadline, or an unarmed timer, is (re)scheduled; `ms <= 0` cancels.
+   */
+  touch(timer: WheelTimer, ms: number): void {
+    if (timer.slot >= 0 && ms > 0) {
+      const d = this.#now() + ms;
+      if (d >= timer.deadline) {
+        timer.deadline = d;
+        return;
+      }
+    }
+    this.schedule(timer, ms);
   }
 
   cancel(timer: WheelTimer): void {
@@ -108,11 +137,7 @@ export class TimerWheel {
       timer.slot = -1;
       return;
     }
-    if (timer.prev !== null) timer.prev.next = timer.next;
-    else this.#heads[slot] = timer.next;
-    if (timer.next !== null) timer.next.prev = timer.prev;
-    timer.next = null;
-    timer.prev = null;
+    this.#unlink(timer, slot);
     timer.slot = -1;
     this.#count--;
     if (this.#count === 0) this.#stop();
@@ -135,6 +160,7 @@ export class TimerWheel {
 
   #fireSlot(slot: number, now: number): void {
     const due = this.#due;
+    const n = this.#heads.length;
     let t = this.#heads[slot]!;
     while (t !== null) {
       const next: WheelTimer | null = t.next;
@@ -142,6 +168,10 @@ export class TimerWheel {
         this.cancel(t);
         t.slot = kDue;
         due.push(t);
+      } else if (t.deadline - this.#lastTick < this.tickMs * n) {
+        // Pushed back by touch() (or not due yet within this turn): move it to its new slot.
+        this.#unlink(t, slot);
+        this.#link(t);
       }
       t = next!;
     }

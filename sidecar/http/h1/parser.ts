@@ -312,8 +312,10 @@ export class H1Parser {
       const s = this.#state;
       if (s !== S_START && s !== S_HEADERS && s !== S_CHUNK_SIZE && s !== S_TRAILERS) return off;
       if (this.#paused) return off;
-      const nl = buf.indexOf(LF, off);
-      if (nl === -1) {
+      // A JS scan beats Buffer#indexOf (a native call) on header-sized lines.
+      let nl = off;
+      while (nl < len && buf[nl] !== LF) nl++;
+      if (nl === len) {
         const rest = buf.subarray(off);
         this.#partial = this.#partial === null ? rest : Buffer.concat([this.#partial, rest]);
         this.#checkPartial();
@@ -392,7 +394,7 @@ export class H1Parser {
     let i = s;
     while (i < e && TOKEN[b[i]!] === 1) i++;
     if (i === s || i >= e || b[i] !== SP) return this.#fail(BAD, 'invalid method');
-    m.method = b.toString('latin1', s, i);
+    m.method = latin1(b, s, i);
     const ts = ++i;
     while (i < e && TARGET[b[i]!] === 1) i++;
     const te = i;
@@ -406,7 +408,7 @@ export class H1Parser {
       return this.#fail('TESSERA_ERR_HTTP_VERSION', 'unsupported HTTP version');
     }
     m.versionMinor = b[i + 7]! - 0x30;
-    const target = b.toString('latin1', ts, te);
+    const target = latin1(b, ts, te);
     m.target = target;
     m.absoluteAuthority = null;
     const c0 = target.charCodeAt(0);
@@ -448,7 +450,7 @@ export class H1Parser {
     if (e > s + 12) {
       if (b[s + 12] !== SP) return this.#fail(BAD, 'invalid status line');
       for (let i = s + 13; i < e; i++) if (FIELD_VALUE[b[i]!] === 0) return this.#fail(BAD, 'invalid reason phrase');
-      m.reason = b.toString('latin1', s + 13, e);
+      m.reason = latin1(b, s + 13, e);
     } else {
       m.reason = '';
     }
@@ -492,8 +494,10 @@ export class H1Parser {
         return null;
       }
     }
-    this.#fieldValue = vs === ve ? '' : b.toString('latin1', vs, ve);
-    const name = b.toString('latin1', s, i);
+    this.#fieldValue = vs === ve ? '' : latin1(b, vs, ve);
+    const known = knownHeaderName(b, s, i);
+    if (known !== null) return known;
+    const name = latin1(b, s, i);
     return upper ? name.toLowerCase() : name;
   }
 
@@ -663,6 +667,42 @@ export class H1Parser {
     this.#handler.onParseError(code, reason);
     return false;
   }
+}
+
+/** Common field names (lower-case), by length: matched in place so they cost no string decode. */
+const KNOWN_NAMES: (readonly { name: string; code: Uint8Array }[] | undefined)[] = [];
+for (const name of [
+  'host', 'user-agent', 'accept', 'accept-encoding', 'accept-language', 'accept-ranges', 'authorization',
+  'cache-control', 'connection', 'content-encoding', 'content-length', 'content-type', 'cookie', 'date', 'etag',
+  'expect', 'keep-alive', 'last-modified', 'location', 'origin', 'referer', 'server', 'set-cookie', 'te',
+  'transfer-encoding', 'upgrade', 'vary', 'via', 'x-forwarded-for', 'x-forwarded-proto', 'x-request-id',
+  'traceparent', 'x-b3-traceid', 'x-envoy-expected-rq-timeout-ms', 'x-envoy-upstream-service-time',
+]) {
+  (KNOWN_NAMES[name.length] ??= [] as { name: string; code: Uint8Array }[]);
+  (KNOWN_NAMES[name.length] as { name: string; code: Uint8Array }[]).push({ name, code: Buffer.from(name, 'latin1') });
+}
+
+/**
+ * The interned lower-case name when `b[s, e)` (already checked to be a token) is a known field name in
+ * any case, else null. `c | 0x20` lower-cases A-Z and leaves `-` and digits; no other token character
+ * maps onto a lower-case letter or `-`.
+ */
+function knownHeaderName(b: Buffer, s: number, e: number): string | null {
+  const list = KNOWN_NAMES[e - s];
+  if (list === undefined) return null;
+  outer: for (let k = 0; k < list.length; k++) {
+    const code = list[k]!.code;
+    for (let j = 0; j < code.length; j++) if ((b[s + j]! | 0x20) !== code[j]) continue outer;
+    return list[k]!.name;
+  }
+  return null;
+}
+
+/** Buffer's own latin1 decoder, called without Buffer#toString's argument and encoding dispatch. */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: (this: Buffer, s: number, e: number) => string }).latin1Slice;
+
+function latin1(b: Buffer, s: number, e: number): string {
+  return latin1Slice.call(b, s, e);
 }
 
 const TE_CHUNKED = 0;

@@ -78,3 +78,44 @@ describe('TimerWheel', () => {
     assert.equal(fired, true);
   });
 });
+
+describe('TimerWheel.touch', () => {
+  it('pushes an armed deadline back without relinking; the due tick re-slots it', () => {
+    let now = 0;
+    const w = new TimerWheel({ tickMs: 100, slots: 16, now: () => now, autoStart: false });
+    const r = new Recorder(() => now);
+    const t = new WheelTimer(r, 7);
+    w.schedule(t, 300);
+    for (let i = 0; i < 10; i++) {
+      now += 100;
+      w.advance();
+      w.touch(t, 300); // activity every tick: never fires
+    }
+    assert.deepEqual(r.fired, []);
+    assert.equal(w.size, 1);
+    now += 250;
+    w.advance();
+    assert.deepEqual(r.fired, []);
+    now += 100;
+    w.advance();
+    assert.deepEqual(r.fired, [7]);
+    assert.equal(w.size, 0);
+    // Unarmed: touch arms it; a shorter deadline re-schedules it earlier.
+    w.touch(t, 1000);
+    w.touch(t, 100);
+    now += 200;
+    w.advance();
+    assert.deepEqual(r.fired, [7, 7]);
+    // A touch beyond one turn of the wheel (1.6 s) still fires once, on time.
+    w.schedule(t, 200);
+    w.touch(t, 5000);
+    for (let i = 0; i < 49; i++) {
+      now += 100;
+      w.advance();
+    }
+    assert.deepEqual(r.fired, [7, 7]);
+    now += 200;
+    w.advance();
+    assert.deepEqual(r.fired, [7, 7, 7]);
+  });
+});
