@@ -31,6 +31,8 @@ export interface AccessLogEntry {
   readonly requestId: string;
   /** Envoy response flags, comma-separated ('' when none; logged as '-'). */
   readonly responseFlags: string;
+  /** The TESSERA_ERR_* code of the local reply sent, '' when the response came from the upstream. */
+  readonly errCode: string;
   readonly downstreamRemoteAddress: string;
   readonly userAgent: string;
 }
@@ -83,7 +85,7 @@ function timePrefix(now: number): string {
 export function formatAccessLog(e: AccessLogEntry, now: number): string {
   const msec = now % 1000;
   const ust = e.upstreamServiceTimeMs;
-  return `${timePrefix(now)}${msec < 10 ? '00' : msec < 100 ? '0' : ''}${msec}Z","method":${jsonString(e.method)},"path":${jsonString(e.path)},"authority":${jsonString(e.authority)},"protocol":"${e.protocol}","status":${e.status},"duration_ms":${ms3(e.endMs - e.startMs)},"upstream_service_time_ms":${ust < 0 ? 'null' : ms3(ust)},"upstream_host":${jsonStringOrNull(e.upstreamHost)},"upstream_cluster":${jsonStringOrNull(e.upstreamCluster)},"bytes_received":${e.bytesReceived},"bytes_sent":${e.bytesSent},"request_id":${jsonStringOrNull(e.requestId)},"response_flags":${e.responseFlags === '' ? '"-"' : jsonString(e.responseFlags)},"downstream_remote_address":${jsonString(e.downstreamRemoteAddress)},"user_agent":${jsonStringOrNull(e.userAgent)}}\n`;
+  return `${timePrefix(now)}${msec < 10 ? '00' : msec < 100 ? '0' : ''}${msec}Z","method":${jsonString(e.method)},"path":${jsonString(e.path)},"authority":${jsonString(e.authority)},"protocol":"${e.protocol}","status":${e.status},"duration_ms":${ms3(e.endMs - e.startMs)},"upstream_service_time_ms":${ust < 0 ? 'null' : ms3(ust)},"upstream_host":${jsonStringOrNull(e.upstreamHost)},"upstream_cluster":${jsonStringOrNull(e.upstreamCluster)},"bytes_received":${e.bytesReceived},"bytes_sent":${e.bytesSent},"request_id":${jsonStringOrNull(e.requestId)},"response_flags":${e.responseFlags === '' ? '"-"' : jsonString(e.responseFlags)},"err_code":${e.errCode === '' ? 'null' : `"${e.errCode}"`},"downstream_remote_address":${jsonString(e.downstreamRemoteAddress)},"user_agent":${jsonStringOrNull(e.userAgent)}}\n`;
 }
 
 /** Writes one access-log line for `e` to `sink` (null: access log off). */

@@ -102,6 +102,7 @@ export class ActiveStream implements StreamCallbacks, AccessLogEntry {
   bytesSent: number;
   requestId: string;
   responseFlags: string;
+  errCode: string;
   downstreamRemoteAddress: string;
   readonly userAgent: string;
   // state
@@ -142,6 +143,7 @@ export class ActiveStream implements StreamCallbacks, AccessLogEntry {
     this.bytesSent = 0;
     this.requestId = '';
     this.responseFlags = '';
+    this.errCode = '';
     this.downstreamRemoteAddress = owner.peerAddress;
     this.userAgent = msg.headers.get('user-agent') ?? '';
     this.requestComplete = msg.bodyless;
@@ -284,6 +286,7 @@ export class ActiveStream implements StreamCallbacks, AccessLogEntry {
       return;
     }
     this.addResponseFlag(reply.flag);
+    this.errCode = reply.code;
     if (!this.requestComplete) this.closeAfter = true; // the rest of the request body will not be read
     const cfg = this.#owner.shared.config;
     const h = headers ?? new HeaderMap();

@@ -443,6 +443,7 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
       bytesSent: reply.body.length,
       requestId: '',
       responseFlags: reply.flag,
+      errCode: reply.code,
       downstreamRemoteAddress: this.peerAddress,
       userAgent: '',
     });

@@ -24,9 +24,9 @@ export const LocalReplies = Object.freeze({
   connectFailure: reply('TESSERA_ERR_UPSTREAM_CONNECT', `${RESET_BEFORE_HEADERS}connection failure`, 'UF'),
   connectTimeout: reply('TESSERA_ERR_UPSTREAM_CONNECT', `${RESET_BEFORE_HEADERS}connection timeout`, 'UF'),
   /** Envoy answers a reset/close before response headers with 503 (flag UC), not 502. */
-  upstreamReset: reply('TESSERA_ERR_UPSTREAM_RESET', `${RESET_BEFORE_HEADERS}connection termination`, 'UC', 503),
+  upstreamReset: reply('TESSERA_ERR_UPSTREAM_RESET', `${RESET_BEFORE_HEADERS}connection termination`, 'UC'),
   /** A malformed upstream response is a 502 (flag UPE). */
-  upstreamProtocolError: reply('TESSERA_ERR_UPSTREAM_RESET', 'upstream sent a malformed response', 'UPE'),
+  upstreamProtocolError: reply('TESSERA_ERR_UPSTREAM_PROTOCOL', 'upstream sent a malformed response', 'UPE'),
   upstreamTimeout: reply('TESSERA_ERR_UPSTREAM_TIMEOUT', 'upstream request timeout', 'UT'),
   requestHeadersTimeout: reply('TESSERA_ERR_HTTP_REQUEST_TIMEOUT', 'request timeout', 'DPE'),
   /** stream_idle_timeout before the response started (Envoy's body and flag SI). */
@@ -34,7 +34,7 @@ export const LocalReplies = Object.freeze({
   /** request_timeout: the whole request was not received in time (Envoy sets no response flag). */
   requestTimeout: reply('TESSERA_ERR_HTTP_REQUEST_TIMEOUT', 'request timeout', ''),
   /** accept_http_10 off: Envoy answers HTTP/1.0 with 426 Upgrade Required. */
-  http10NotAccepted: reply('TESSERA_ERR_HTTP_VERSION', 'Upgrade Required', 'DPE', 426),
+  http10NotAccepted: reply('TESSERA_ERR_HTTP_UPGRADE_REQUIRED', 'Upgrade Required', 'DPE'),
 });
 
 /** A route table name RDS has not delivered (yet): 404 naming it. */

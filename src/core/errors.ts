@@ -9,11 +9,13 @@ export const ErrorCodes = {
   TESSERA_ERR_HTTP_REQUEST_TIMEOUT: { status: 408, log: true, what: 'request headers not received in time' },
   TESSERA_ERR_HTTP_NOT_IMPLEMENTED: { status: 501, log: true, what: 'transfer coding or method not supported' },
   TESSERA_ERR_HTTP_VERSION: { status: 505, log: true, what: 'HTTP version not supported' },
+  TESSERA_ERR_HTTP_UPGRADE_REQUIRED: { status: 426, log: true, what: 'HTTP/1.0 request while accept_http_10 is off' },
   TESSERA_ERR_ROUTE_NOT_FOUND: { status: 404, log: true, what: 'no route matched the request' },
   TESSERA_ERR_CLUSTER_NOT_FOUND: { status: 503, log: true, what: 'the route names a cluster the proxy does not have' },
   TESSERA_ERR_NO_HEALTHY_UPSTREAM: { status: 503, log: true, what: 'the cluster has no healthy endpoint' },
   TESSERA_ERR_UPSTREAM_CONNECT: { status: 503, log: true, what: 'connecting to the upstream failed' },
-  TESSERA_ERR_UPSTREAM_RESET: { status: 502, log: true, what: 'the upstream closed or sent a malformed response' },
+  TESSERA_ERR_UPSTREAM_RESET: { status: 503, log: true, what: 'the upstream closed or reset the connection before responding' },
+  TESSERA_ERR_UPSTREAM_PROTOCOL: { status: 502, log: true, what: 'the upstream sent a malformed response' },
   TESSERA_ERR_UPSTREAM_TIMEOUT: { status: 504, log: true, what: 'the route timeout expired before the upstream answered' },
 } as const;
 

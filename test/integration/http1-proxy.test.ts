@@ -302,6 +302,7 @@ describe('HTTP/1.1 proxying', () => {
     c2.write('GET / HTTP/1.0\r\n\r\n');
     await c2.waitFor((x) => x.closed);
     assert.match(c2.text, /^HTTP\/1\.1 426 /);
+    assert.equal(p2.t.accessLines.at(-1)?.err_code, 'TESSERA_ERR_HTTP_UPGRADE_REQUIRED');
   });
 
   it('drain: in-flight request finishes with Connection: close, then the connection closes', async () => {

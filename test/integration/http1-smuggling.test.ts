@@ -42,6 +42,14 @@ const cases: [string, string, number][] = [
   ['too many headers', `GET / HTTP/1.1\r\nHost: a\r\n${'X-N: 1\r\n'.repeat(12)}\r\n`, 431],
 ];
 
+const CODE_BY_STATUS: Record<number, string> = {
+  400: 'TESSERA_ERR_HTTP_BAD_REQUEST',
+  414: 'TESSERA_ERR_HTTP_URI_TOO_LONG',
+  431: 'TESSERA_ERR_HTTP_HEADERS_TOO_LARGE',
+  501: 'TESSERA_ERR_HTTP_NOT_IMPLEMENTED',
+  505: 'TESSERA_ERR_HTTP_VERSION',
+};
+
 describe('HTTP/1.1 request smuggling and malformed input', () => {
   let t: TestContext;
   let up: RecordingUpstream;
@@ -70,6 +78,7 @@ describe('HTTP/1.1 request smuggling and malformed input', () => {
       assert.match(r.text, /\r\nconnection: close\r\n/i);
       assert.equal(r.closed, true, 'proxy must close the connection');
       assert.equal(up.received().length, before, `upstream saw: ${up.received().subarray(before).toString('latin1')}`);
+      assert.equal(t.accessLines.at(-1)?.err_code, CODE_BY_STATUS[status], 'the access log names the error code');
     });
   }
 

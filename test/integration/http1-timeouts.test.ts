@@ -53,6 +53,7 @@ describe('stream_idle_timeout', () => {
     await sleep(20);
     assert.equal(t.accessLines.at(-1)!.response_flags, 'SI');
     assert.equal(t.accessLines.at(-1)!.status, 408);
+    assert.equal(t.accessLines.at(-1)!.err_code, 'TESSERA_ERR_HTTP_REQUEST_TIMEOUT');
   });
 
   it('activity in either direction keeps the stream alive', async () => {

@@ -53,6 +53,18 @@ test('no synchronous fs/child_process/zlib/crypto calls in the sidecar data path
   assert.deepEqual(bad, []);
 });
 
+test('every data-path error code (one with an HTTP status) is asserted by some test', () => {
+  const tests = tsFiles('test')
+    .filter((f) => !f.endsWith('architecture.test.ts'))
+    .map((f) => readFileSync(f, 'utf8'))
+    .join('\n');
+  const untested = Object.entries(ErrorCodes)
+    .filter(([, v]) => v.status !== 0)
+    .map(([k]) => k)
+    .filter((k) => !tests.includes(`'${k}'`));
+  assert.deepEqual(untested, []);
+});
+
 test('every error code is documented in README.md', () => {
   const readme = readFileSync(path.join(REPO, 'README.md'), 'utf8');
   const missing = Object.keys(ErrorCodes).filter((c) => !readme.includes(c));

@@ -22,6 +22,7 @@ const entry: AccessLogEntry = {
   bytesSent: 100,
   requestId: '6f1c1f4e-3b0a-4c8e-9d43-0d1b2a3c4d5e',
   responseFlags: '',
+  errCode: '',
   downstreamRemoteAddress: '127.0.0.1',
   userAgent: 'wrk',
 };
@@ -47,10 +48,11 @@ describe('access log line', () => {
       bytes_sent: 100,
       request_id: entry.requestId,
       response_flags: '-',
+      err_code: null,
       downstream_remote_address: '127.0.0.1',
       user_agent: 'wrk',
     });
-    const empty = JSON.parse(formatAccessLog({ ...entry, upstreamServiceTimeMs: -1, upstreamHost: '', upstreamCluster: '', requestId: '', userAgent: '', responseFlags: 'UH,DC' }, now + 1000));
+    const empty = JSON.parse(formatAccessLog({ ...entry, upstreamServiceTimeMs: -1, upstreamHost: '', upstreamCluster: '', requestId: '', userAgent: '', responseFlags: 'UH,DC', errCode: 'TESSERA_ERR_NO_HEALTHY_UPSTREAM' }, now + 1000));
     assert.equal(empty.time, '2026-11-27T22:34:41.007Z');
     assert.equal(empty.upstream_service_time_ms, null);
     assert.equal(empty.upstream_host, null);
@@ -58,6 +60,7 @@ describe('access log line', () => {
     assert.equal(empty.request_id, null);
     assert.equal(empty.user_agent, null);
     assert.equal(empty.response_flags, 'UH,DC');
+    assert.equal(empty.err_code, 'TESSERA_ERR_NO_HEALTHY_UPSTREAM');
   });
 
   it('escapes strings that need it (quotes, backslashes, control and latin1 characters)', () => {

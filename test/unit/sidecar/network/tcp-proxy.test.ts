@@ -166,6 +166,63 @@ describe('tcp_proxy', { timeout: 20_000 }, () => {
     assert.equal(stat('tcp.tp.downstream_flow_control_paused_reading_total'), stat('tcp.tp.downstream_flow_control_resumed_reading_total'));
   });
 
+  it('never reuses the upstream read buffer while a downstream write still holds it', async () => {
+    // Thousands of distinct upstream chunks against a downstream that stalls repeatedly: every read lands in
+    // the same per-connection buffer, so a queued downstream write that still referenced it would corrupt bytes.
+    const chunks: Buffer[] = [];
+    let seed = 7;
+    for (let i = 0; i < 3000; i++) {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      const c = Buffer.alloc(1 + (seed % 9000));
+      for (let j = 0; j < c.length; j++) c[j] = (i + j * 31) & 0xff;
+      chunks.push(c);
+    }
+    const payload = Buffer.concat(chunks);
+    const up = await serve(
+      net.createServer({ allowHalfOpen: true }, (s) => {
+        let i = 0;
+        const pump = (): void => {
+          while (i < chunks.length) if (!s.write(chunks[i++]!)) return void s.once('drain', pump);
+          s.end();
+        };
+        pump();
+      }),
+    );
+    const { port } = await setup([up]);
+    const client = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    const got: Buffer[] = [];
+    let stalls = 0;
+    client.on('data', (d: Buffer) => {
+      got.push(d);
+      if (stalls < 20 && got.length % 5 === 0) {
+        stalls++;
+        client.pause();
+        setTimeout(() => client.resume(), 20);
+      }
+    });
+    await new Promise<void>((r) => client.once('end', () => r()));
+    client.end();
+    const data = Buffer.concat(got);
+    assert.equal(data.length, payload.length);
+    assert.ok(data.equals(payload), 'bytes differ');
+  });
+
+  it('traffic in either direction defers the idle timeout', async () => {
+    const up = await serve(echoServer());
+    const { port, stat } = await setup([up], { idleTimeoutMs: 200 });
+    const client = net.connect({ port, host: '127.0.0.1' });
+    const r = collect(client);
+    for (let i = 0; i < 8; i++) {
+      client.write('x');
+      await new Promise((res) => setTimeout(res, 60));
+    }
+    assert.equal(client.destroyed, false, 'closed while traffic was flowing');
+    assert.equal(stat('tcp.tp.idle_timeout') ?? 0, 0);
+    const res = await r;
+    assert.equal(res.data.toString(), 'XXXXXXXX');
+    assert.equal(stat('tcp.tp.idle_timeout'), 1);
+  });
+
   it('propagates an upstream reset to downstream', async () => {
     const up = await serve(net.createServer((s) => s.once('data', () => s.resetAndDestroy())));
     const { port } = await setup([up]);

@@ -131,12 +131,15 @@ describe('RouterFilter', () => {
     assert.equal(a.body, 'no healthy upstream');
     assert.equal(t.stats.snapshot()['cluster.sick.upstream_cx_none_healthy'], 1);
     assert.equal(t.accessLines.at(-1)!.response_flags, 'UH');
+    assert.equal(t.accessLines.at(-1)!.err_code, 'TESSERA_ERR_NO_HEALTHY_UPSTREAM');
     const b = await get(proxy.port, '/b');
     assert.equal(b.status, 503);
     assert.equal(b.body, 'cluster not found');
+    assert.equal(t.accessLines.at(-1)!.err_code, 'TESSERA_ERR_CLUSTER_NOT_FOUND');
     const c = await get(proxy.port, '/zzz');
     assert.equal(c.status, 404);
     assert.equal(t.accessLines.at(-1)!.response_flags, 'NR');
+    assert.equal(t.accessLines.at(-1)!.err_code, 'TESSERA_ERR_ROUTE_NOT_FOUND');
 
     const rds = await start(null, () => {}, { rdsRouteConfigName: 'routes-v1' });
     const d = await get(rds.proxy.port, '/');
@@ -161,6 +164,7 @@ describe('RouterFilter', () => {
     assert.equal(s['cluster.backend.upstream_rq_active'], 0);
     assert.equal(t.clusters.clusters.get('backend')!.eps[0]!.activeRequests, 0);
     assert.equal(t.accessLines.at(-1)!.response_flags, 'UT');
+    assert.equal(t.accessLines.at(-1)!.err_code, 'TESSERA_ERR_UPSTREAM_TIMEOUT');
   });
 
   it('503 on connect failure, 503 on reset before headers, 502 on a malformed response', async () => {
@@ -187,13 +191,16 @@ describe('RouterFilter', () => {
     assert.equal(a.status, 503);
     assert.match(a.body, /connection failure/);
     assert.equal(t.accessLines.at(-1)!.response_flags, 'UF');
+    assert.equal(t.accessLines.at(-1)!.err_code, 'TESSERA_ERR_UPSTREAM_CONNECT');
     assert.equal(t.stats.snapshot()['cluster.dead.upstream_cx_connect_fail'], 1);
     const b = await get(proxy.port, '/reset');
     assert.equal(b.status, 503);
     assert.equal(t.accessLines.at(-1)!.response_flags, 'UC');
+    assert.equal(t.accessLines.at(-1)!.err_code, 'TESSERA_ERR_UPSTREAM_RESET');
     const c = await get(proxy.port, '/malformed');
     assert.equal(c.status, 502);
     assert.equal(t.accessLines.at(-1)!.response_flags, 'UPE');
+    assert.equal(t.accessLines.at(-1)!.err_code, 'TESSERA_ERR_UPSTREAM_PROTOCOL');
     const ep = t.clusters.clusters.get('bad')!.eps[0]!;
     assert.equal(ep.rqTotal, 2);
     assert.equal(ep.rqError, 2);
