@@ -29,7 +29,13 @@ export interface NetworkFilterChain {
   onConnection(socket: Socket): ConnectionHandler;
 }
 
-export type NetworkFilterChainFactory = (config: NetworkFilterConfig, ctx: SidecarContext) => NetworkFilterChain;
+/** Per-listener settings a network filter may honour. */
+export interface NetworkFilterChainOptions {
+  /** The listener's per_connection_buffer_limit_bytes: bytes buffered per connection and direction before reads pause. */
+  readonly bufferLimitBytes: number;
+}
+
+export type NetworkFilterChainFactory = (config: NetworkFilterConfig, ctx: SidecarContext, opts?: NetworkFilterChainOptions) => NetworkFilterChain;
 
 // ---------- routing ----------
 

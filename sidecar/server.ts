@@ -9,7 +9,7 @@ import type { SidecarContext, XdsSink } from './contracts.js';
 import { createHttpConnectionManager } from './http/conn-manager.js';
 import { H1ConnPools } from './upstream/conn-pool/h1.js';
 import { ListenerManager } from './listener/listener-manager.js';
-import { createTcpProxy } from './network/tcp-proxy.js';
+import { tcpProxyFactory } from './network/tcp-proxy.js';
 import { buildRouteTable, RdsRouteProvider } from './router/route-table.js';
 import { ClusterManagerImpl } from './upstream/cluster-manager.js';
 import { AdsClient } from './xds/ads-client.js';
@@ -51,10 +51,10 @@ export class Sidecar implements XdsSink {
     };
     this.listeners = new ListenerManager({
       factories: {
-        tcp_proxy: createTcpProxy,
-        http_connection_manager: (config, ctx) => {
+        tcp_proxy: tcpProxyFactory,
+        http_connection_manager: (config, ctx, opts) => {
           if (config.kind !== 'http_connection_manager') throw new TypeError(`expected an HCM config, got ${config.kind}`);
-          return createHttpConnectionManager(config, ctx);
+          return createHttpConnectionManager(config, ctx, opts === undefined ? {} : { bufferLimitBytes: opts.bufferLimitBytes });
         },
       },
       ctx: this.ctx,

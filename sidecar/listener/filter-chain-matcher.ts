@@ -1,7 +1,7 @@
 // Filter-chain match tables built at LDS time: destination port, then a chain matching any port, then the default chain.
 import type { Socket } from 'node:net';
 import type { FilterChainConfig, ListenerConfig } from '../../src/xds/resources/types.js';
-import type { ConnectionHandler, NetworkFilterChain, NetworkFilterChainFactory, SidecarContext } from '../contracts.js';
+import type { ConnectionHandler, NetworkFilterChain, NetworkFilterChainFactory, NetworkFilterChainOptions, SidecarContext } from '../contracts.js';
 
 export type NetworkFilterFactories = Readonly<Record<'tcp_proxy' | 'http_connection_manager', NetworkFilterChainFactory>>;
 
@@ -88,8 +88,9 @@ export class FilterChainMatcher {
   }
 }
 
-function fingerprintOf(fc: FilterChainConfig, isDefault: boolean): string {
-  return `${isDefault ? 'default' : 'chain'}:${JSON.stringify(fc)}`;
+/** A chain is rebuilt when its config or anything the factory is given changes (the listener's buffer limit). */
+function fingerprintOf(fc: FilterChainConfig, isDefault: boolean, bufferLimitBytes: number): string {
+  return `${isDefault ? 'default' : 'chain'}:${bufferLimitBytes}:${JSON.stringify(fc)}`;
 }
 
 /**
@@ -105,13 +106,14 @@ export function buildFilterChainMatcher(
   const byPort = new Map<number, BuiltFilterChain>();
   let anyPort: BuiltFilterChain | null = null;
   const chains: BuiltFilterChain[] = [];
+  const opts: NetworkFilterChainOptions = { bufferLimitBytes: config.perConnectionBufferLimitBytes };
   const build = (fc: FilterChainConfig, isDefault: boolean, path: string): BuiltFilterChain | string => {
-    const fp = fingerprintOf(fc, isDefault);
+    const fp = fingerprintOf(fc, isDefault, opts.bufferLimitBytes);
     const old = reuse.get(fp);
     if (old !== undefined) return old;
     const factory = factories[fc.network.kind];
     try {
-      return new BuiltFilterChain(fc, factory(fc.network, ctx), fp);
+      return new BuiltFilterChain(fc, factory(fc.network, ctx, opts), fp);
     } catch (e) {
       return `${path}: ${e instanceof Error ? e.message : String(e)}`;
     }

@@ -1,5 +1,6 @@
 // envoy.filters.network.tcp_proxy: pick a cluster and endpoint, connect, then splice bytes both ways with backpressure.
 import net, { type Socket } from 'node:net';
+import { sharedTimerWheel, WheelTimer, type TimerTarget, type TimerWheel } from '../../src/core/timer-wheel.js';
 import type { Counter, Gauge } from '../../src/observability/stats.js';
 import type { NetworkFilterConfig, TcpProxyConfig } from '../../src/xds/resources/types.js';
 import type {
@@ -29,14 +30,16 @@ class TcpProxyChain implements NetworkFilterChain {
   readonly config: TcpProxyConfig;
   readonly ctx: SidecarContext;
   readonly stats: TcpProxyStats;
+  readonly wheel: TimerWheel;
   readonly #random: () => number;
   readonly #names: readonly string[];
   readonly #cumulative: Float64Array;
   readonly #total: number;
 
-  constructor(config: TcpProxyConfig, ctx: SidecarContext, random: () => number) {
+  constructor(config: TcpProxyConfig, ctx: SidecarContext, random: () => number, wheel: TimerWheel) {
     this.config = config;
     this.ctx = ctx;
+    this.wheel = wheel;
     this.#random = random;
     const p = `tcp.${config.statPrefix}.`;
     const s = ctx.stats;
@@ -81,8 +84,15 @@ class TcpProxyChain implements NetworkFilterChain {
 
 function noop(): void {}
 
+/**
+ * Upstream bytes are read into one buffer per upstream socket (net's `onread`), not a fresh 64 KiB
+ * allocation per read plus a Readable push. The buffer is reused only once the downstream write that
+ * took a view of it has reached the kernel: while such a write is queued, upstream reads stop.
+ */
+const UPSTREAM_READ_BUFFER_BYTES = 64 * 1024;
+
 /** One proxied connection: owns the downstream socket, the upstream connect attempts and the splice. */
-class TcpProxySession implements ConnectionHandler {
+class TcpProxySession implements ConnectionHandler, TimerTarget {
   readonly #f: TcpProxyChain;
   readonly #down: Socket;
   #up: Socket | null;
@@ -92,6 +102,12 @@ class TcpProxySession implements ConnectionHandler {
   #connected: boolean;
   #closed: boolean;
   #flushing: boolean;
+  /** Upstream reading stopped until the downstream write holding a view of #upBuf completes. */
+  #upStopped: boolean;
+  #upBuf: Buffer | null;
+  /** Idle timeout: one wheel timer, re-armed lazily from the time of the last proxied chunk. */
+  readonly #idleTimer: WheelTimer | null;
+  #lastActivity: number;
 
   constructor(f: TcpProxyChain, down: Socket) {
     this.#f = f;
@@ -103,6 +119,9 @@ class TcpProxySession implements ConnectionHandler {
     this.#connected = false;
     this.#closed = false;
     this.#flushing = false;
+    this.#upStopped = false;
+    this.#upBuf = null;
+    this.#lastActivity = 0;
     f.stats.downstream_cx_total.inc();
     // Downstream bytes wait in the socket (no 'data' listener yet) until the upstream connects.
     down.pause();
@@ -110,9 +129,11 @@ class TcpProxySession implements ConnectionHandler {
     down.on('close', this.#onDownClose);
     const idle = f.config.idleTimeoutMs;
     if (idle > 0) {
-      // Every proxied byte crosses the downstream socket, so its inactivity timer covers both directions.
-      down.setTimeout(idle);
-      down.on('timeout', this.#onIdleTimeout);
+      this.#idleTimer = new WheelTimer(this);
+      this.#lastActivity = Date.now();
+      f.wheel.schedule(this.#idleTimer, idle);
+    } else {
+      this.#idleTimer = null;
     }
     const name = f.clusterName();
     const cluster = name === null ? null : f.ctx.clusters.get(name);
@@ -137,7 +158,15 @@ class TcpProxySession implements ConnectionHandler {
     ep.cxActive++;
     cluster.stats.upstream_cx_total.inc();
     cluster.stats.upstream_cx_active.inc();
-    const up = net.connect({ host: ep.address.address, port: ep.address.port, allowHalfOpen: true, noDelay: true });
+    // Kept across connect attempts: a failed attempt never read into it.
+    this.#upBuf ??= Buffer.allocUnsafeSlow(UPSTREAM_READ_BUFFER_BYTES);
+    const up = net.connect({
+      host: ep.address.address,
+      port: ep.address.port,
+      allowHalfOpen: true,
+      noDelay: true,
+      onread: { buffer: this.#upBuf, callback: this.#onUpRead },
+    });
     this.#up = up;
     up.setTimeout(cluster.config.connectTimeoutMs);
     up.once('connect', this.#onUpConnect);
@@ -169,7 +198,6 @@ class TcpProxySession implements ConnectionHandler {
     up.off('close', this.#onUpClose);
     up.off('timeout', this.#onUpTimeout);
     up.off('error', this.#onUpError);
-    up.off('data', this.#onUpData);
     up.on('error', noop);
     if (reset && this.#connected && !up.destroyed) up.resetAndDestroy();
     else up.destroy();
@@ -184,12 +212,10 @@ class TcpProxySession implements ConnectionHandler {
     const down = this.#down;
     this.#connected = true;
     up.setTimeout(0);
-    up.on('data', this.#onUpData);
     up.on('end', this.#onUpEnd);
     up.on('drain', this.#onUpDrain);
     down.on('data', this.#onDownData);
     down.on('end', this.#onDownEnd);
-    down.on('drain', this.#onDownDrain);
     down.resume();
   };
 
@@ -201,17 +227,27 @@ class TcpProxySession implements ConnectionHandler {
     if (!this.#connected) this.#connectFailed(false);
   };
 
-  readonly #onUpData = (chunk: Buffer): void => {
-    this.#f.stats.downstream_cx_tx_bytes_total.inc(chunk.length);
-    if (!this.#down.write(chunk)) this.#up!.pause();
+  /** onread: `buf` is #upBuf; returning false stops reading upstream until #onDownWritten restarts it. */
+  readonly #onUpRead = (nread: number, buf: Buffer): boolean => {
+    this.#f.stats.downstream_cx_tx_bytes_total.inc(nread);
+    if (this.#idleTimer !== null) this.#lastActivity = Date.now();
+    const down = this.#down;
+    if (this.#closed || down.writableEnded) return true; // downstream gone: discard so the upstream can finish
+    down.write(buf.subarray(0, nread), this.#onDownWritten);
+    if (down.writableLength === 0) return true; // in the kernel already: the buffer is free again
+    this.#upStopped = true;
+    return false;
   };
 
-  readonly #onDownDrain = (): void => {
+  readonly #onDownWritten = (): void => {
+    if (!this.#upStopped || this.#down.writableLength !== 0) return;
+    this.#upStopped = false;
     this.#up?.resume();
   };
 
   readonly #onDownData = (chunk: Buffer): void => {
     this.#f.stats.downstream_cx_rx_bytes_total.inc(chunk.length);
+    if (this.#idleTimer !== null) this.#lastActivity = Date.now();
     const up = this.#up;
     if (up === null) return;
     if (!up.write(chunk)) {
@@ -266,6 +302,7 @@ class TcpProxySession implements ConnectionHandler {
   /** Downstream closed: a reset resets upstream; a clean close flushes pending upstream bytes, then closes it. */
   readonly #onDownClose = (hadError: boolean): void => {
     this.#closed = true;
+    if (this.#idleTimer !== null) this.#f.wheel.cancel(this.#idleTimer);
     const up = this.#up;
     if (up === null) return;
     if (!this.#connected || hadError || up.destroyed || up.writableLength === 0) {
@@ -275,8 +312,8 @@ class TcpProxySession implements ConnectionHandler {
     this.#flushing = true;
     this.#f.stats.upstream_flush_total.inc();
     this.#f.stats.upstream_flush_active.inc();
-    // Nobody reads upstream bytes any more: discard them so the upstream can finish.
-    up.off('data', this.#onUpData);
+    // Nobody reads upstream bytes any more: #onUpRead discards them so the upstream can finish.
+    this.#upStopped = false;
     up.resume();
     up.once('finish', this.#onFlushed);
     if (!up.writableEnded) up.end();
@@ -286,10 +323,18 @@ class TcpProxySession implements ConnectionHandler {
     this.#releaseUpstream();
   };
 
-  readonly #onIdleTimeout = (): void => {
+  // TimerTarget: the idle timeout
+  onTimer(timer: WheelTimer): void {
+    if (this.#closed) return;
+    const idle = this.#f.config.idleTimeoutMs;
+    const quiet = Date.now() - this.#lastActivity;
+    if (quiet < idle) {
+      this.#f.wheel.schedule(timer, idle - quiet);
+      return;
+    }
     this.#f.stats.idle_timeout.inc();
     this.close();
-  };
+  }
 
   // ConnectionHandler
   /** Raw TCP has no in-band way to ask a peer to finish: the connection runs until it closes or the drain timeout. */
@@ -297,6 +342,7 @@ class TcpProxySession implements ConnectionHandler {
 
   close(): void {
     this.#closed = true;
+    if (this.#idleTimer !== null) this.#f.wheel.cancel(this.#idleTimer);
     this.#releaseUpstream();
     this.#down.destroy();
   }
@@ -308,8 +354,11 @@ class TcpProxySession implements ConnectionHandler {
  */
 export function createTcpProxy(config: NetworkFilterConfig, ctx: SidecarContext, random: () => number = Math.random): NetworkFilterChain {
   if (config.kind !== 'tcp_proxy') throw new TypeError(`tcp_proxy given a ${config.kind} config`);
-  return new TcpProxyChain(config, ctx, random);
+  return new TcpProxyChain(config, ctx, random, sharedTimerWheel);
 }
 
-/** NetworkFilterChainFactory entry for `tcp_proxy` (same as createTcpProxy with Math.random). */
-export const tcpProxyFactory: NetworkFilterChainFactory = createTcpProxy;
+/**
+ * NetworkFilterChainFactory entry for `tcp_proxy` (createTcpProxy with Math.random). The listener's buffer limit is
+ * not needed: a session never buffers more than one upstream read (64 KiB) plus the socket's 16 KiB write mark per direction.
+ */
+export const tcpProxyFactory: NetworkFilterChainFactory = (config, ctx) => createTcpProxy(config, ctx);

@@ -283,4 +283,22 @@ describe('ListenerManager', { timeout: 20_000 }, () => {
     assert.equal((await r).data.toString(), 'THROUGH THE LISTENER');
     assert.equal(ctx.stats.snapshot()['tcp.tcp.downstream_cx_total'], 1);
   });
+
+  it("passes the listener's per_connection_buffer_limit_bytes to the network filter factory; a new limit rebuilds the chains", async () => {
+    const ctx = testContext();
+    const seen: (number | undefined)[] = [];
+    const factory: NetworkFilterChainFactory = (config, c, opts) => {
+      seen.push(opts?.bufferLimitBytes);
+      return tcpProxyFactory(config, c, opts);
+    };
+    const m = new ListenerManager({ factories: { tcp_proxy: factory, http_connection_manager: factory }, ctx, logger: ctx.logger, stats: ctx.stats });
+    managers.push(m);
+    const withLimit = (n: number): ListenerConfig => ({ ...listener('l', 0, [chain('a')]), perConnectionBufferLimitBytes: n });
+    assert.deepEqual(await m.apply(new Map([['l', withLimit(4096)]]), []), []);
+    assert.deepEqual(seen, [4096]);
+    await m.apply(new Map([['l', withLimit(4096)]]), []);
+    assert.deepEqual(seen, [4096], 'an identical update keeps the built chain');
+    await m.apply(new Map([['l', withLimit(65536)]]), []);
+    assert.deepEqual(seen, [4096, 65536]);
+  });
 });
