@@ -1,5 +1,6 @@
 // Sidecar: one proxy process — owns the cluster manager, route provider, listener manager, ADS client and admin.
 import type { BootstrapConfig } from '../src/config/bootstrap.js';
+import { TesseraError } from '../src/core/errors.js';
 import { closeAccessLogger, createAccessLogger, type Logger } from '../src/observability/logger.js';
 import { StatsStore } from '../src/observability/stats.js';
 import { TypeUrl } from '../src/xds/type-urls.js';
@@ -12,7 +13,7 @@ import { ListenerManager } from './listener/listener-manager.js';
 import { tcpProxyFactory } from './network/tcp-proxy.js';
 import { buildRouteTable, RdsRouteProvider } from './router/route-table.js';
 import { ClusterManagerImpl } from './upstream/cluster-manager.js';
-import { AdsClient } from './xds/ads-client.js';
+import type { AdsClient } from './xds/ads-client.js';
 
 export interface SidecarOptions {
   readonly bootstrap: BootstrapConfig;
@@ -84,12 +85,14 @@ export class Sidecar implements XdsSink {
     }
     if (b.staticListeners.length > 0) {
       const errors = await this.listeners.apply(new Map(b.staticListeners.map((l) => [l.name, l])), []);
-      if (errors.length > 0) throw new Error(`static listeners: ${errors.join('; ')}`);
+      if (errors.length > 0) throw new TesseraError('TESSERA_ERR_CONFIG_INVALID', `static listeners: ${errors.join('; ')}`);
     }
     if (b.admin) {
       this.#admin = await startSidecarAdmin({ address: b.admin, sidecar: this });
     }
     if (b.ads) {
+      // Loaded only when the bootstrap has ADS: grpc-js costs ~4.5 MB a static-only proxy does not need.
+      const { AdsClient } = await import('./xds/ads-client.js');
       this.#ads = new AdsClient({
         node: b.node,
         server: b.ads.server,

@@ -1,5 +1,5 @@
 // The `tessera` CLI: parses the subcommand and hands off to its module; exit 0 ok, 2 usage/config error, 1 failure.
-import { ConfigError, UsageError } from '../core/errors.js';
+import { ConfigError, TesseraError, UsageError } from '../core/errors.js';
 
 interface Command {
   readonly summary: string;
@@ -72,6 +72,10 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof ConfigError) {
       process.stderr.write(`${e.errors.join('\n')}\n`);
       return 2;
+    }
+    if (e instanceof TesseraError) {
+      process.stderr.write(`tessera ${name}: ${e.message}\n`);
+      return 1;
     }
     process.stderr.write(`tessera ${name}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     return 1;
