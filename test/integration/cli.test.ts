@@ -1,7 +1,7 @@
 // The `tessera` CLI as a user runs it: help on every command, exit codes, validate, and the demo's smoke run.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { BIN, REPO, freePorts, request, startTessera, stopChild, tempDir } from '../helpers/mesh.js';
@@ -46,6 +46,18 @@ describe('tessera CLI', { timeout: 120000 }, () => {
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /invalid\.yaml:\d+:\d+: services\[0\]\.lb: must be one of/);
     assert.ok(bad.stderr.split('\n').filter((l) => /invalid\.yaml:\d+:\d+:/.test(l)).length >= 5);
+  });
+
+  test("the README's full mesh config example is valid", async () => {
+    const readme = readFileSync(path.join(REPO, 'README.md'), 'utf8');
+    const m = /```yaml\n(mesh: \{ name: shop \}[\s\S]*?)```/.exec(readme);
+    assert.ok(m, 'README has the example');
+    const t = tempDir();
+    const f = path.join(t.dir, 'readme.yaml');
+    writeFileSync(f, m[1]!);
+    const r = await tessera(['validate', f]);
+    t.cleanup();
+    assert.equal(r.code, 0, r.stderr);
   });
 
   test('control-plane with an invalid config exits 2 with the errors; a bad bootstrap exits 2 naming the field', async () => {
