@@ -70,7 +70,8 @@ export class Endpoint implements UpstreamEndpoint {
   }
 }
 
-function clusterStats(stats: StatsStore, name: string): ClusterStats {
+/** The stat handles of one cluster, `cluster.<name>.<stat>`, resolved once. */
+export function clusterStats(stats: StatsStore, name: string): ClusterStats {
   const c = (s: string) => stats.counter(`cluster.${name}.${s}`);
   const g = (s: string) => stats.gauge(`cluster.${name}.${s}`);
   return Object.freeze({
