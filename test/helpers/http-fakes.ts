@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { StatsStore } from '../../src/observability/stats.js';
 import { silentLogger, type Logger } from '../../src/observability/logger.js';
+import { clusterStats } from '../../sidecar/upstream/cluster-manager.js';
 import type {
   ClusterConfig, ForwardActionConfig, HcmConfig, HeaderMutationsConfig, RouteConfigData, RouteEntryConfig,
   VirtualHostConfig,
@@ -151,24 +152,6 @@ export function clusterConfig(name: string, over: Partial<ClusterConfig> = {}): 
   };
 }
 
-function clusterStats(stats: StatsStore, name: string): ClusterStats {
-  const c = (n: string) => stats.counter(`cluster.${name}.${n}`);
-  const g = (n: string) => stats.gauge(`cluster.${name}.${n}`);
-  return {
-    upstream_cx_total: c('upstream_cx_total'),
-    upstream_cx_active: g('upstream_cx_active'),
-    upstream_cx_connect_fail: c('upstream_cx_connect_fail'),
-    upstream_cx_connect_timeout: c('upstream_cx_connect_timeout'),
-    upstream_rq_total: c('upstream_rq_total'),
-    upstream_rq_active: g('upstream_rq_active'),
-    upstream_rq_timeout: c('upstream_rq_timeout'),
-    upstream_rq_2xx: c('upstream_rq_2xx'),
-    upstream_rq_3xx: c('upstream_rq_3xx'),
-    upstream_rq_4xx: c('upstream_rq_4xx'),
-    upstream_rq_5xx: c('upstream_rq_5xx'),
-    upstream_cx_none_healthy: c('upstream_cx_none_healthy'),
-  };
-}
 
 /** Round-robin over healthy, non-removed endpoints. */
 export class FakeCluster implements UpstreamCluster {
