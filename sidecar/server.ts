@@ -1,7 +1,7 @@
 // Sidecar: one proxy process — owns the cluster manager, route provider, listener manager, ADS client and admin.
 import type { BootstrapConfig } from '../src/config/bootstrap.js';
 import { TesseraError } from '../src/core/errors.js';
-import { closeAccessLogger, createAccessLogger, type Logger } from '../src/observability/logger.js';
+import { closeAccessLogger, createAccessLogger, silentLogger, type Logger } from '../src/observability/logger.js';
 import { StatsStore } from '../src/observability/stats.js';
 import { TypeUrl } from '../src/xds/type-urls.js';
 import type { ClusterConfig, EndpointsConfig, ListenerConfig, RouteConfigData } from '../src/xds/resources/types.js';
@@ -18,7 +18,7 @@ import type { AdsClient } from './xds/ads-client.js';
 export interface SidecarOptions {
   readonly bootstrap: BootstrapConfig;
   readonly logger: Logger;
-  /** Access log destination file; stdout when null. */
+  /** Access log destination file; stdout when null; 'off' disables access logging. */
   readonly accessLogPath: string | null;
   /** How long SIGTERM / listener removal waits for in-flight requests (ms). */
   readonly drainTimeoutMs: number;
@@ -40,7 +40,12 @@ export class Sidecar implements XdsSink {
     this.#opts = opts;
     const logger = opts.logger;
     this.clusters = new ClusterManagerImpl(this.stats, logger);
-    const accessLogger = opts.accessLogPath ? createAccessLogger({ path: opts.accessLogPath }) : createAccessLogger({ fd: 1 });
+    const accessLogger =
+      opts.accessLogPath === 'off'
+        ? silentLogger()
+        : opts.accessLogPath
+          ? createAccessLogger({ path: opts.accessLogPath })
+          : createAccessLogger({ fd: 1 });
     this.ctx = {
       nodeId: opts.bootstrap.node.id,
       stats: this.stats,

@@ -22,7 +22,7 @@ const SPEC: CommandSpec = {
     instance: { type: 'string', help: 'instance id (required when the service has several)' },
     xds: { type: 'string', help: 'control plane ADS address', default: '127.0.0.1:18000' },
     'admin-port': { type: 'string', help: 'sidecar admin port on 127.0.0.1 (0 = any free port)', default: '0' },
-    'access-log': { type: 'string', help: 'access log file (default: stderr of this process)' },
+    'access-log': { type: 'string', help: 'access log file, or "off" (default: stdout of this process)' },
     'drain-timeout': { type: 'string', help: 'drain time, ms', default: '5000' },
   },
   allowPositionals: true,

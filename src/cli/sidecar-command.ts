@@ -19,7 +19,7 @@ const SPEC: CommandSpec = {
     xds: { type: 'string', help: 'control plane ADS address host:port (with --node-id)' },
     delta: { type: 'boolean', help: 'use incremental (delta) ADS with --node-id', default: false },
     'admin-port': { type: 'string', help: 'admin port on 127.0.0.1 with --node-id (0 = any free port)', default: '0' },
-    'access-log': { type: 'string', help: 'access log file (default: stdout)' },
+    'access-log': { type: 'string', help: 'access log file, or "off" (default: stdout)' },
     'drain-timeout': { type: 'string', help: 'drain time on SIGTERM and listener removal, ms', default: '5000' },
     'no-wait': { type: 'boolean', help: 'report ready before the control plane answered', default: false },
   },

@@ -163,3 +163,41 @@ export function startLoad(url: string, opts: { concurrency?: number; maxMs?: num
     },
   };
 }
+
+/** An Envoy v3 bootstrap with one static HTTP listener routing everything to one STATIC cluster (no xDS). */
+export function staticBootstrap(o: { nodeId: string; listenPort: number; adminPort: number; upstreamPort: number }): string {
+  return `node: { id: ${o.nodeId}, cluster: test }
+admin: { address: { socket_address: { address: 127.0.0.1, port_value: ${o.adminPort} } } }
+static_resources:
+  listeners:
+    - name: main
+      address: { socket_address: { address: 127.0.0.1, port_value: ${o.listenPort} } }
+      filter_chains:
+        - filters:
+            - name: envoy.filters.network.http_connection_manager
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                stat_prefix: main
+                route_config:
+                  name: local
+                  virtual_hosts:
+                    - name: all
+                      domains: ["*"]
+                      routes:
+                        - match: { prefix: "/" }
+                          route: { cluster: backend }
+                http_filters:
+                  - name: envoy.filters.http.router
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+  clusters:
+    - name: backend
+      type: STATIC
+      connect_timeout: 1s
+      load_assignment:
+        cluster_name: backend
+        endpoints:
+          - lb_endpoints:
+              - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${o.upstreamPort} } } }
+`;
+}

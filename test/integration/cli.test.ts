@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { BIN, REPO, freePorts, request, startTessera, stopChild, tempDir } from '../helpers/mesh.js';
+import { BIN, REPO, freePorts, request, startTessera, startUpstream, staticBootstrap, stopChild, tempDir } from '../helpers/mesh.js';
 
 function tessera(args: string[], timeoutMs = 30000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -112,6 +112,34 @@ describe('tessera CLI', { timeout: 120000 }, () => {
     } finally {
       await stopChild(run);
       await stopChild(cp);
+      t.cleanup();
+    }
+  });
+
+  test('sidecar access log: a JSON line per request on stdout by default, none with --access-log off', async () => {
+    const t = tempDir();
+    const up = await startUpstream('logged');
+    try {
+      for (const off of [false, true]) {
+        const [lp, ap] = await freePorts(2);
+        const f = path.join(t.dir, `b-${off}.yaml`);
+        writeFileSync(f, staticBootstrap({ nodeId: 'log-test', listenPort: lp!, adminPort: ap!, upstreamPort: up.port }));
+        const sc = await startTessera(['sidecar', '--bootstrap', f, ...(off ? ['--access-log', 'off'] : [])], { dir: t.dir, name: `log-${off}` });
+        const r = await request(`http://127.0.0.1:${lp}/logged-path`);
+        assert.equal(r.status, 200);
+        assert.equal(await stopChild(sc), 0);
+        const lines = sc.lines.filter((l) => l.includes('"path":"/logged-path"'));
+        if (off) assert.equal(lines.length, 0, lines.join('\n'));
+        else {
+          assert.equal(lines.length, 1, sc.lines.join('\n'));
+          const entry = JSON.parse(lines[0]!) as { method: string; status: number; upstream_host: string };
+          assert.equal(entry.method, 'GET');
+          assert.equal(entry.status, 200);
+          assert.equal(entry.upstream_host, `127.0.0.1:${up.port}`);
+        }
+      }
+    } finally {
+      await up.close();
       t.cleanup();
     }
   });

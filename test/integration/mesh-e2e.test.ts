@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import {
   REPO,
   eventually,
+  staticBootstrap,
   freePorts,
   request,
   startLoad,
@@ -280,43 +281,7 @@ describe('mesh end to end (real processes)', { timeout: 180000 }, () => {
     });
     const [lport, admin] = await freePorts(2);
     const bootstrap = path.join(t.dir, 'drain.yaml');
-    writeFileSync(
-      bootstrap,
-      `node: { id: drain-test, cluster: test }
-admin: { address: { socket_address: { address: 127.0.0.1, port_value: ${admin} } } }
-static_resources:
-  listeners:
-    - name: main
-      address: { socket_address: { address: 127.0.0.1, port_value: ${lport} } }
-      filter_chains:
-        - filters:
-            - name: envoy.filters.network.http_connection_manager
-              typed_config:
-                "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-                stat_prefix: drain
-                route_config:
-                  name: local
-                  virtual_hosts:
-                    - name: all
-                      domains: ["*"]
-                      routes:
-                        - match: { prefix: "/" }
-                          route: { cluster: slow }
-                http_filters:
-                  - name: envoy.filters.http.router
-                    typed_config:
-                      "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-  clusters:
-    - name: slow
-      type: STATIC
-      connect_timeout: 1s
-      load_assignment:
-        cluster_name: slow
-        endpoints:
-          - lb_endpoints:
-              - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${slow.port} } } }
-`,
-    );
+    writeFileSync(bootstrap, staticBootstrap({ nodeId: 'drain-test', listenPort: lport!, adminPort: admin!, upstreamPort: slow.port }));
     const sc = await startTessera(['sidecar', '--bootstrap', bootstrap, '--drain-timeout', '5000'], { dir: t.dir, name: 'drain' });
     const inflight = request(`http://127.0.0.1:${lport}/slow`);
     await new Promise((r) => setTimeout(r, 200));

@@ -200,7 +200,7 @@ const oneLine = (s: string): string => s.replace(/\s+/g, ' ').replace(/\|/g, '\\
 export function renderResults(report: Report): string {
   const m = report.machine;
   const s = report.settings;
-  const httpOrder: TargetName[] = ['direct', 'nginx', 'haproxy', 'http-proxy', 'tessera'];
+  const httpOrder: TargetName[] = ['direct', 'nginx', 'haproxy', 'http-proxy', 'tessera', 'tessera-log'];
   const tcpOrder: TargetName[] = ['direct', 'haproxy-tcp', 'tessera-tcp'];
   const carried = report.targets.filter((t) => t.measuredAt !== report.generatedAt);
   const goals = report.goals ?? evaluateGoals(report);
@@ -253,7 +253,8 @@ runs and parses wrk; targets.ts writes the configs; report.ts writes this file's
   \`direct\` (wrk → origin); \`nginx\` (proxy_pass, upstream keepalive); \`haproxy\` (mode http,
   nbthread 1, http-reuse always); \`http-proxy\` (Node, http-proxy 1.18.1, keep-alive agent);
   \`tessera\` (\`node bin/tessera.js sidecar --bootstrap <file>\`, an Envoy v3 static bootstrap
-  with an http_connection_manager listener and a STATIC cluster). TCP mode: \`haproxy-tcp\`
+  with an http_connection_manager listener and a STATIC cluster; \`--access-log off\`, since the peers
+  log nothing either) and \`tessera-log\` (the same, writing its JSON access log to a file). TCP mode: \`haproxy-tcp\`
   (mode tcp) and \`tessera-tcp\` (envoy.filters.network.tcp_proxy), same loads, measures L4
   forwarding.
 - **Per target and workload**: requests/s, p50 and p99 latency (wrk), proxy CPU µs per request

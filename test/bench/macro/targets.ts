@@ -7,8 +7,8 @@ import { freePort, startProcess, waitForHttp200, waitForPort, type Proc } from '
 export const SMALL_BODY = 'tessera-bench: a fixed small response body, the same bytes through every proxy '.padEnd(100, '.');
 export const BODY_16K = 16 * 1024;
 
-export type TargetName = 'direct' | 'nginx' | 'haproxy' | 'http-proxy' | 'tessera' | 'haproxy-tcp' | 'tessera-tcp';
-export const ALL_TARGETS: readonly TargetName[] = ['direct', 'nginx', 'haproxy', 'http-proxy', 'tessera', 'haproxy-tcp', 'tessera-tcp'];
+export type TargetName = 'direct' | 'nginx' | 'haproxy' | 'http-proxy' | 'tessera' | 'tessera-log' | 'haproxy-tcp' | 'tessera-tcp';
+export const ALL_TARGETS: readonly TargetName[] = ['direct', 'nginx', 'haproxy', 'http-proxy', 'tessera', 'tessera-log', 'haproxy-tcp', 'tessera-tcp'];
 export const TCP_TARGETS: ReadonlySet<TargetName> = new Set(['haproxy-tcp', 'tessera-tcp']);
 
 export interface Ctx {
@@ -186,12 +186,17 @@ export function tesseraBootstrap(mode: 'http' | 'tcp', port: number, adminPort: 
   });
 }
 
-async function startTessera(ctx: Ctx, mode: 'http' | 'tcp'): Promise<Running> {
+/**
+ * The peers log nothing (nginx `access_log off`, HAProxy without `log`), so `tessera` and `tessera-tcp` run
+ * with `--access-log off` to compare like with like; `tessera-log` is the same proxy writing its JSON access
+ * log to a file, to show what logging costs.
+ */
+async function startTessera(ctx: Ctx, mode: 'http' | 'tcp', accessLog = false): Promise<Running> {
   const port = await freePort();
   const adminPort = await freePort();
   const file = path.join(ctx.dir, `tessera-${mode}.yaml`);
   writeFileSync(file, tesseraBootstrap(mode, port, adminPort, ctx.originPort));
-  const proc = startProcess(`tessera-${mode}`, process.execPath, [path.join(ctx.repoRoot, 'bin/tessera.js'), 'sidecar', '--bootstrap', file], {
+  const proc = startProcess(`tessera-${mode}`, process.execPath, [path.join(ctx.repoRoot, 'bin/tessera.js'), 'sidecar', '--bootstrap', file, '--access-log', accessLog ? path.join(ctx.dir, `tessera-${mode}-access.log`) : 'off'], {
     cwd: ctx.repoRoot,
     env: { ...process.env, NODE_ENV: 'production' },
     cpus: ctx.proxyCpus,
@@ -215,6 +220,8 @@ export function startTarget(name: TargetName, ctx: Ctx): Promise<Running> {
       return startHttpProxy(ctx);
     case 'tessera':
       return startTessera(ctx, 'http');
+    case 'tessera-log':
+      return startTessera(ctx, 'http', true);
     case 'tessera-tcp':
       return startTessera(ctx, 'tcp');
   }
