@@ -108,7 +108,7 @@ export interface UpstreamCluster {
   readonly name: string;
   readonly config: ClusterConfig;
   readonly stats: ClusterStats;
-  /** Picks an endpoint by the cluster's LB policy among healthy ones; null when none. */
+  /** Picks an endpoint by the cluster's LB policy among healthy ones; null when none (and then counts upstream_cx_none_healthy). */
   pick(): UpstreamEndpoint | null;
   /** Current endpoints (for /clusters). */
   endpoints(): readonly UpstreamEndpoint[];

@@ -231,8 +231,13 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
     if (upstreamPending !== null && upstreamPending.length > 0) down.write(upstreamPending);
     if (pending !== null && pending.length > 0) upstream.write(pending);
     upstream.on('error', noop);
-    upstream.on('close', () => {
-      if (!down.destroyed) down.end();
+    upstream.on('close', (hadError: boolean) => {
+      if (down.destroyed) return;
+      if (hadError) {
+        // An upstream reset is passed on as a reset, not a clean FIN (as tcp_proxy does).
+        stream.addResponseFlag('UC');
+        down.resetAndDestroy();
+      } else down.end();
     });
     down.on('close', () => upstream.destroy());
     // stream_idle_timeout keeps applying to the tunnel: no bytes either way for that long closes both sides.
@@ -392,9 +397,11 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
       if (this.#streamIdleMs > 0) this.#wheel.touch(this.#timer, this.#streamIdleMs);
     } else if (this.#timer.kind !== T_HEADERS && !this.#closing) {
       const ms = this.shared.config.requestHeadersTimeoutMs;
-      this.#timer.kind = T_HEADERS;
-      if (ms > 0) this.#wheel.schedule(this.#timer, ms);
-      else this.#wheel.cancel(this.#timer);
+      // With request_headers_timeout 0 the idle timer stays armed, so partial headers cannot hold the socket forever.
+      if (ms > 0) {
+        this.#timer.kind = T_HEADERS;
+        this.#wheel.schedule(this.#timer, ms);
+      }
     }
     this.#parser.execute(b);
     if (this.#parser.paused && !this.#backlogPaused && this.#parser.pendingBytes > this.shared.bufferLimitBytes) {
@@ -472,11 +479,14 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
       return;
     }
     if (this.#stream === null) this.#closeGracefully();
+    // A complete request still gets its response, then the connection closes (no keep-alive on a half-closed socket).
+    else this.#stream.closeAfter = true;
   }
 
   #closedEvent(): void {
     this.#closed = true;
     this.#wheel.cancel(this.#timer);
+    if (this.#requestTimer !== null) this.#wheel.cancel(this.#requestTimer);
     this.#parser.kill();
     const s = this.#stream;
     this.#stream = null;

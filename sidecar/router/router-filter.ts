@@ -338,7 +338,7 @@ export class RouterFilter implements HttpFilter, UpstreamCallbacks, TimerTarget 
     }
     const ep = cluster.pick();
     if (ep === null) {
-      cluster.stats.upstream_cx_none_healthy.inc();
+      // pick() counted upstream_cx_none_healthy.
       cb.setUpstream('', cluster.name);
       cb.sendLocalReply(LocalReplies.noHealthyUpstream, null);
       return;
@@ -460,7 +460,7 @@ function rewriteRegex(a: ForwardActionConfig, path: string): string {
   let c = regexCache.get(a);
   if (c === undefined) {
     const r = a.regexRewrite!;
-    c = { re: new RegExp(r.regex, 'g'), sub: r.substitution.replace(/\$/g, '$$$$').replace(/\\(\d)/g, '$$$1') };
+    c = { re: new RegExp(r.regex, 'gu'), sub: r.substitution.replace(/\$/g, '$$$$').replace(/\\(\d)/g, '$$$1') };
     regexCache.set(a, c);
   }
   c.re.lastIndex = 0;

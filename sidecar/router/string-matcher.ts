@@ -1,4 +1,5 @@
 // Compiled StringMatcher / header matcher / query matcher: regexes anchored and values lower-cased at build time.
+import { compileRegex } from '../../src/xds/resources/common.js';
 import type { HeaderMap } from '../http/header-map.js';
 import type {
   HeaderMatcherConfig,
@@ -12,9 +13,9 @@ const K_SUFFIX = 2;
 const K_CONTAINS = 3;
 const K_REGEX = 4;
 
-/** Compiles an RE2-style pattern into a whole-string JS RegExp; throws SyntaxError on a bad pattern. */
+/** Compiles an RE2-style pattern into a whole-string JS RegExp, exactly as the xDS validator checked it. */
 export function compileAnchoredRegex(pattern: string): RegExp {
-  return new RegExp(`^(?:${pattern})$`);
+  return compileRegex(pattern);
 }
 
 /** One compiled envoy.type.matcher.v3.StringMatcher. */

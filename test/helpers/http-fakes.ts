@@ -164,7 +164,10 @@ export class FakeCluster implements UpstreamCluster {
   }
   pick(): UpstreamEndpoint | null {
     const ok = this.eps.filter((e) => e.healthy && !e.removed);
-    if (ok.length === 0) return null;
+    if (ok.length === 0) {
+      this.stats.upstream_cx_none_healthy.inc(); // as the contract says: pick() counts it
+      return null;
+    }
     return ok[this.#rr++ % ok.length]!;
   }
   endpoints(): readonly UpstreamEndpoint[] {

@@ -29,7 +29,8 @@ function closer(server: Server | HttpServer, sockets: Set<Socket>): () => Promis
 export async function startProxy(chain: NetworkFilterChain): Promise<ProxyHandle> {
   const sockets = new Set<Socket>();
   const handlers: ConnectionHandler[] = [];
-  const server = createServer((s) => {
+  // As the real listeners: allowHalfOpen, so the connection manager decides what a client FIN means.
+  const server = createServer({ allowHalfOpen: true }, (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
     handlers.push(chain.onConnection(s));

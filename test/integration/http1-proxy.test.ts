@@ -83,6 +83,20 @@ describe('HTTP/1.1 proxying', () => {
     c.close();
   });
 
+  it('a client that half-closes after a complete request gets the response, then the connection closes', async () => {
+    const up = await startHttpUpstream((_req, res) => setTimeout(() => res.end('late answer'), 100));
+    toClose.push(up);
+    const { proxy } = await proxyTo(up.port);
+    const c = await RawClient.open(proxy.port);
+    c.write('GET /x HTTP/1.1\r\nHost: a\r\n\r\n');
+    c.socket.end();
+    await c.waitFor((x) => x.closed, 3000);
+    const [r] = parseResponses(c.data);
+    assert.equal(r!.status, 200);
+    assert.equal(r!.body.toString(), 'late answer');
+    assert.equal(r!.headers.connection, 'close');
+  });
+
   it('answers pipelined requests in order even when the first is slowest', async () => {
     const up = await startHttpUpstream((req, res) => {
       const delay = req.url === '/slow' ? 150 : 0;

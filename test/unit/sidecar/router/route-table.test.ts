@@ -142,6 +142,12 @@ describe('path matching', () => {
     assert.equal(routeFor(routes, req('/x/users/42')), null);
   });
 
+  it('safe_regex is compiled exactly as the validator checked it (unicode classes work)', () => {
+    const routes = [route('letters', { path: { kind: 'safe_regex', regex: '/\\p{L}+' } })];
+    assert.equal(routeFor(routes, req('/abc')), 'letters');
+    assert.equal(routeFor(routes, req('/p{L}')), null);
+  });
+
   it('path_separated_prefix matches the prefix exactly or followed by /', () => {
     const routes = [route('sep', { path: { kind: 'path_separated_prefix', value: '/api' } })];
     assert.equal(routeFor(routes, req('/api')), 'sep');
