@@ -53,6 +53,8 @@ export class RouterFilter implements HttpFilter, UpstreamCallbacks, TimerTarget 
   #upstreamPaused: boolean;
   #downstreamPaused: boolean;
   #active: boolean;
+  /** The upstream answered 5xx: the endpoint's error count goes up once, when the upstream part ends. */
+  #upstream5xx: boolean;
   #upstreamStart: number;
   #upgradeHeaders: HeaderMap | null;
   #upgradeStatus: number;
@@ -79,6 +81,7 @@ export class RouterFilter implements HttpFilter, UpstreamCallbacks, TimerTarget 
     this.#upstreamPaused = false;
     this.#downstreamPaused = false;
     this.#active = false;
+    this.#upstream5xx = false;
     this.#upstreamStart = 0;
     this.#upgradeHeaders = null;
     this.#upgradeStatus = 0;
@@ -195,7 +198,7 @@ export class RouterFilter implements HttpFilter, UpstreamCallbacks, TimerTarget 
     else if (status < 500) stats.upstream_rq_4xx.inc();
     else {
       stats.upstream_rq_5xx.inc();
-      this.#endpoint!.rqError++;
+      this.#upstream5xx = true;
     }
     const headers = msg.headers;
     this.#responseMutations(headers);
@@ -399,7 +402,7 @@ export class RouterFilter implements HttpFilter, UpstreamCallbacks, TimerTarget 
     this.#active = false;
     const ep = this.#endpoint!;
     ep.activeRequests--;
-    if (error) ep.rqError++;
+    if (error || this.#upstream5xx) ep.rqError++;
     this.#cluster!.stats.upstream_rq_active.dec();
   }
 
