@@ -11,6 +11,7 @@ import type {
   UpstreamCluster,
   UpstreamEndpoint,
 } from '../contracts.js';
+import { WeightedPick } from '../upstream/weighted-pick.js';
 
 /** Pre-resolved `tcp.<stat_prefix>.` stats (Envoy's names). */
 interface TcpProxyStats {
@@ -32,9 +33,8 @@ class TcpProxyChain implements NetworkFilterChain {
   readonly stats: TcpProxyStats;
   readonly wheel: TimerWheel;
   readonly #random: () => number;
-  readonly #names: readonly string[];
-  readonly #cumulative: Float64Array;
-  readonly #total: number;
+  readonly #cluster: string | null;
+  readonly #weighted: WeightedPick<string> | null;
 
   constructor(config: TcpProxyConfig, ctx: SidecarContext, random: () => number, wheel: TimerWheel) {
     this.config = config;
@@ -55,25 +55,14 @@ class TcpProxyChain implements NetworkFilterChain {
       upstream_flush_active: s.gauge(`${p}upstream_flush_active`),
     };
     const wcs = config.weightedClusters ?? [];
-    this.#names = config.cluster !== null ? [config.cluster] : wcs.map((w) => w.name);
-    this.#cumulative = new Float64Array(this.#names.length);
-    let sum = 0;
-    for (let i = 0; i < wcs.length; i++) {
-      sum += Math.max(0, wcs[i]!.weight);
-      this.#cumulative[i] = sum;
-    }
-    this.#total = config.cluster !== null ? 0 : sum;
+    this.#cluster = config.cluster;
+    this.#weighted = config.cluster === null && wcs.length > 0 ? new WeightedPick(wcs.map((w) => w.name), wcs.map((w) => w.weight)) : null;
   }
 
   /** The cluster name for a new connection (weighted clusters drawn by weight); null when none is configured. */
   clusterName(): string | null {
-    const names = this.#names;
-    if (names.length === 0) return null;
-    if (this.#total <= 0) return names[0]!;
-    const r = this.#random() * this.#total;
-    const cum = this.#cumulative;
-    for (let i = 0; i < cum.length; i++) if (r < cum[i]!) return names[i]!;
-    return names[names.length - 1]!;
+    if (this.#cluster !== null) return this.#cluster;
+    return this.#weighted === null ? null : this.#weighted.pick(this.#random);
   }
 
   // NetworkFilterChain

@@ -7,6 +7,7 @@ import type {
   WeightedClusterConfig,
 } from '../../src/xds/resources/types.js';
 import { HeaderMatcher, QueryMatcher, compileAnchoredRegex, parseQuery } from './string-matcher.js';
+import { WeightedPick } from '../upstream/weighted-pick.js';
 
 const PATH_PREFIX = 0;
 const PATH_EXACT = 1;
@@ -26,10 +27,8 @@ class CompiledRoute {
   readonly query: readonly QueryMatcher[] | null;
   /** The match for single-cluster, redirect and direct-response routes. */
   readonly fixed: RouteMatch | null;
-  /** One match per weighted cluster, with cumulative weights for the draw. */
-  readonly weighted: readonly RouteMatch[] | null;
-  readonly cumulative: Float64Array | null;
-  readonly totalWeight: number;
+  /** One match per weighted cluster, drawn by weight. */
+  readonly weighted: WeightedPick<RouteMatch> | null;
 
   constructor(vh: VirtualHostConfig, route: RouteEntryConfig) {
     const m = route.match;
@@ -50,18 +49,12 @@ class CompiledRoute {
     const a = route.action;
     this.fixed = null;
     this.weighted = null;
-    this.cumulative = null;
-    this.totalWeight = 0;
     if (a.kind === 'route' && a.weightedClusters !== null && a.weightedClusters.length > 0) {
       const wcs = a.weightedClusters;
-      this.weighted = wcs.map((wc) => matchOf(vh, route, wc.name, wc));
-      this.cumulative = new Float64Array(wcs.length);
-      let sum = 0;
-      for (let i = 0; i < wcs.length; i++) {
-        sum += Math.max(0, wcs[i]!.weight);
-        this.cumulative[i] = sum;
-      }
-      this.totalWeight = sum;
+      this.weighted = new WeightedPick(
+        wcs.map((wc) => matchOf(vh, route, wc.name, wc)),
+        wcs.map((wc) => wc.weight),
+      );
     } else {
       this.fixed = matchOf(vh, route, a.kind === 'route' ? a.cluster : null, null);
     }
@@ -69,12 +62,7 @@ class CompiledRoute {
 
   pick(random: () => number): RouteMatch {
     if (this.fixed !== null) return this.fixed;
-    const w = this.weighted!;
-    if (this.totalWeight <= 0) return w[0]!;
-    const r = random() * this.totalWeight;
-    const cum = this.cumulative!;
-    for (let i = 0; i < cum.length; i++) if (r < cum[i]!) return w[i]!;
-    return w[w.length - 1]!;
+    return this.weighted!.pick(random);
   }
 }
 
