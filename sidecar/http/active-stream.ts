@@ -10,11 +10,11 @@ import { writeAccessLog, type AccessLogEntry } from './access-log.js';
 import type { StreamCallbacks } from './filter.js';
 import type { H1Message } from './h1/parser.js';
 import {
-  chunkHeader, CHUNKED_LINE, CLOSE_LINE, CONTINUE_100, CRLF, frameChunk, joinHeadAndBody, KEEP_ALIVE_LINE, LAST_CHUNK,
+  chunkHeader, CHUNKED_LINE, CLOSE_LINE, CONTINUE_100, CRLF, frameChunk, KEEP_ALIVE_LINE, LAST_CHUNK,
   lastChunkWithTrailers, serializeResponseHead, SMALL_CHUNK,
 } from './h1/serializer.js';
 import { HeaderMap } from './header-map.js';
-import { LocalReplies, routeConfigMissing, type LocalReply } from './local-reply.js';
+import { LocalReplies, routeConfigMissing, serializeLocalReply, type LocalReply } from './local-reply.js';
 
 /** Pre-resolved `http.<stat_prefix>.` handles. */
 export interface HcmStats {
@@ -288,18 +288,13 @@ export class ActiveStream implements StreamCallbacks, AccessLogEntry {
     this.addResponseFlag(reply.flag);
     this.errCode = reply.code;
     if (!this.requestComplete) this.closeAfter = true; // the rest of the request body will not be read
-    const cfg = this.#owner.shared.config;
-    const h = headers ?? new HeaderMap();
-    const body = this.method === 'HEAD' ? null : reply.body;
-    h.add('content-length', String(reply.body.length));
-    h.add('content-type', 'text/plain');
-    h.add('server', cfg.serverName);
+    const head = this.method === 'HEAD';
     if (this.#owner.draining) this.closeAfter = true;
     this.responseStarted = true;
     this.status = reply.status;
-    this.bytesSent += body === null ? 0 : body.length;
+    this.bytesSent += head ? 0 : reply.body.length;
     const extra = this.closeAfter ? CLOSE_LINE : this.versionMinor === 0 ? KEEP_ALIVE_LINE : '';
-    this.#owner.write(joinHeadAndBody(serializeResponseHead(reply.status, h, extra), body), false);
+    this.#owner.write(serializeLocalReply(reply, this.#owner.shared.config.serverName, headers, extra, head), false);
     this.#responseDone();
   }
 

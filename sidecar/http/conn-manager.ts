@@ -9,9 +9,9 @@ import { createRouterShared } from '../router/router-filter.js';
 import { writeAccessLog } from './access-log.js';
 import { ActiveStream, countStatus, type HcmShared, type HcmStats, type StreamOwner } from './active-stream.js';
 import { H1Parser, ParserKind, type H1Message, type H1ParserHandler, type H1ParserLimits } from './h1/parser.js';
-import { CLOSE_LINE, joinHeadAndBody, serializeResponseHead } from './h1/serializer.js';
-import { HeaderMap } from './header-map.js';
-import { LocalReplies, parseErrorReply, type LocalReply } from './local-reply.js';
+import { CLOSE_LINE, joinHeadAndBody } from './h1/serializer.js';
+import type { HeaderMap } from './header-map.js';
+import { LocalReplies, parseErrorReply, serializeLocalReply, type LocalReply } from './local-reply.js';
 
 export interface HcmOptions {
   /** Listener per_connection_buffer_limit_bytes (default 1 MiB): bytes buffered per direction before reads pause. */
@@ -428,11 +428,7 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
   /** A response for a request that never became a stream (malformed, header timeout); always closes. */
   #replyWithoutStream(reply: LocalReply, method: string): void {
     const sh = this.shared;
-    const h = new HeaderMap();
-    h.add('content-length', String(reply.body.length));
-    h.add('content-type', 'text/plain');
-    h.add('server', sh.config.serverName);
-    this.write(joinHeadAndBody(serializeResponseHead(reply.status, h, CLOSE_LINE), reply.body), false);
+    this.write(serializeLocalReply(reply, sh.config.serverName, null, CLOSE_LINE, false), false);
     countStatus(sh.stats, reply.status);
     const now = performance.now();
     writeAccessLog(sh.accessLog, {

@@ -1,5 +1,7 @@
 // Local replies: the one place mapping error codes (src/core/errors.ts) to status, body and access-log flag.
 import { ErrorCodes, type ErrorCode } from '../../src/core/errors.js';
+import { joinHeadAndBody, serializeResponseHead } from './h1/serializer.js';
+import { HeaderMap } from './header-map.js';
 
 /** A response the proxy generates itself. */
 export interface LocalReply {
@@ -53,4 +55,16 @@ export function parseErrorReply(code: ErrorCode, reason: string): LocalReply {
     if (parseReplies.size < 256) parseReplies.set(key, r);
   }
   return r;
+}
+
+/**
+ * The bytes of a local reply: `headers` (or none) plus content-length, content-type and server, the
+ * connection line `extra`, and the body unless the request was HEAD.
+ */
+export function serializeLocalReply(reply: LocalReply, serverName: string, headers: HeaderMap | null, extra: string, head: boolean): Buffer {
+  const h = headers ?? new HeaderMap();
+  h.add('content-length', String(reply.body.length));
+  h.add('content-type', 'text/plain');
+  h.add('server', serverName);
+  return joinHeadAndBody(serializeResponseHead(reply.status, h, extra), head ? null : reply.body);
 }
