@@ -9,6 +9,7 @@ import { startSidecarAdmin, type SidecarAdminHandle } from './admin/admin-server
 import type { SidecarContext, XdsSink } from './contracts.js';
 import { createHttpConnectionManager } from './http/conn-manager.js';
 import { H1ConnPools } from './upstream/conn-pool/h1.js';
+import { H2ConnPools } from './upstream/conn-pool/h2.js';
 import { ListenerManager } from './listener/listener-manager.js';
 import { tcpProxyFactory } from './network/tcp-proxy.js';
 import { buildRouteTable, RdsRouteProvider } from './router/route-table.js';
@@ -54,6 +55,7 @@ export class Sidecar implements XdsSink {
       clusters: this.clusters,
       routes: this.routes,
       compileRouteTable: (config) => buildRouteTable(config),
+      connPools: { http1: new H1ConnPools(this.clusters), http2: new H2ConnPools(this.clusters) },
     };
     this.listeners = new ListenerManager({
       factories: {
@@ -135,7 +137,9 @@ export class Sidecar implements XdsSink {
   async shutdown(): Promise<void> {
     this.#draining = true;
     await this.listeners.drainAll(this.#opts.drainTimeoutMs);
-    H1ConnPools.for(this.clusters).closeAll();
+    this.ctx.connPools.http1.closeAll();
+    this.ctx.connPools.http2.closeAll();
+    this.clusters.close();
     this.#ads?.stop();
     await this.#admin?.close();
     await closeAccessLogger(this.ctx.accessLogger);

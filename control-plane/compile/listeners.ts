@@ -1,7 +1,8 @@
 // LDS translation: a sidecar's inbound and outbound listeners, a gateway's listener, a proxyless client's api_listeners.
 import { TypeUrl } from '../../src/xds/type-urls.js';
 import { httpServices, type NodeView } from './node-view.js';
-import type { World } from '../model/index.js';
+import { isHttpProtocol, type RouteRule, type World } from '../model/index.js';
+import { faultFilters, hasFault, proxylessFaultFilter } from './faults.js';
 import {
   ADS_SOURCE,
   byName,
@@ -23,13 +24,14 @@ function statPrefix(listenerName: string): string {
   return listenerName.replace(/[^A-Za-z0-9_.-]/g, '_');
 }
 
-function hcm(stat: string, routeConfigName: string, useRemoteAddress: boolean): Record<string, unknown> {
+/** codec_type AUTO serves HTTP/1.1 and HTTP/2 (h2c prior knowledge) alike, so http2/grpc need nothing here. */
+function hcm(stat: string, routeConfigName: string, useRemoteAddress: boolean, filters: Record<string, unknown>[]): Record<string, unknown> {
   return {
     '@type': TypeUrl.HttpConnectionManager,
     stat_prefix: stat,
     codec_type: 'AUTO',
     rds: { route_config_name: routeConfigName, config_source: ADS_SOURCE },
-    http_filters: [{ name: ROUTER_FILTER, typed_config: { '@type': TypeUrl.Router } }],
+    http_filters: [...filters, { name: ROUTER_FILTER, typed_config: { '@type': TypeUrl.Router } }],
     ...(useRemoteAddress ? { use_remote_address: { value: true } } : {}),
   };
 }
@@ -56,6 +58,10 @@ function listener(
   };
 }
 
+function rulesOf(world: World, service: string): readonly RouteRule[] {
+  return world.routes.get(service)?.rules ?? [];
+}
+
 export function compileListeners(world: World, view: NodeView): NamedResource[] {
   const out: NamedResource[] = [];
   if (view.kind === 'sidecar') {
@@ -64,8 +70,8 @@ export function compileListeners(world: World, view: NodeView): NamedResource[] 
       const name = inboundListenerName(inst.sidecarPort);
       const stat = statPrefix(name);
       const filter =
-        svc.protocol === 'http'
-          ? { name: HCM_FILTER, config: hcm(stat, inboundName(svc.name), false) }
+        isHttpProtocol(svc.protocol)
+          ? { name: HCM_FILTER, config: hcm(stat, inboundName(svc.name), false, []) }
           : { name: TCP_PROXY_FILTER, config: tcpProxy(stat, inboundName(svc.name)) };
       out.push(listener(name, inst.address, inst.sidecarPort, 'INBOUND', filter));
     }
@@ -75,16 +81,18 @@ export function compileListeners(world: World, view: NodeView): NamedResource[] 
       const filter =
         world.services.get(d.service)?.protocol === 'tcp'
           ? { name: TCP_PROXY_FILTER, config: tcpProxy(stat, d.service) }
-          : { name: HCM_FILTER, config: hcm(stat, outboundRouteName(d.service), false) };
+          : { name: HCM_FILTER, config: hcm(stat, outboundRouteName(d.service), false, faultFilters(rulesOf(world, d.service))) };
       out.push(listener(name, '127.0.0.1', d.port, 'OUTBOUND', filter));
     }
   } else if (view.kind === 'gateway') {
     const gw = view.gateway;
     const name = gatewayListenerName(gw.name, gw.listen.port);
-    out.push(listener(name, gw.listen.address, gw.listen.port, null, { name: HCM_FILTER, config: hcm(statPrefix(name), gatewayRouteName(gw.name), true) }));
+    const config = hcm(statPrefix(name), gatewayRouteName(gw.name), true, faultFilters(gw.routes));
+    out.push(listener(name, gw.listen.address, gw.listen.port, null, { name: HCM_FILTER, config }));
   } else {
     for (const s of httpServices(world)) {
-      out.push({ name: s.name, resource: { name: s.name, api_listener: { api_listener: hcm(s.name, s.name, false) } } });
+      const filters = hasFault(rulesOf(world, s.name)) ? [proxylessFaultFilter()] : [];
+      out.push({ name: s.name, resource: { name: s.name, api_listener: { api_listener: hcm(s.name, s.name, false, filters) } } });
     }
   }
   return out.sort(byName);

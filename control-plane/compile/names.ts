@@ -2,6 +2,8 @@
 import type { Labels } from '../model/index.js';
 
 export const ROUTER_FILTER = 'envoy.filters.http.router';
+export const FAULT_FILTER = 'envoy.filters.http.fault';
+export const PREVIOUS_HOSTS_PREDICATE = 'envoy.retry_host_predicates.previous_hosts';
 export const HCM_FILTER = 'envoy.filters.network.http_connection_manager';
 export const TCP_PROXY_FILTER = 'envoy.filters.network.tcp_proxy';
 export const ADS_SOURCE = { ads: {}, resource_api_version: 'V3' } as const;
@@ -26,6 +28,11 @@ export const gatewayRouteName = (gateway: string): string => `gateway|${gateway}
 export function duration(ms: number): { seconds: number; nanos: number } {
   const seconds = Math.floor(ms / 1000);
   return { seconds, nanos: (ms - seconds * 1000) * 1_000_000 };
+}
+
+/** A google.protobuf.UInt32Value (or any `{value}` wrapper). */
+export function u32(value: number): { value: number } {
+  return { value };
 }
 
 export function socketAddress(address: string, port: number): Record<string, unknown> {

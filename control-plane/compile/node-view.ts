@@ -1,5 +1,5 @@
 // NodeView: what one node id is (sidecar, gateway or proxyless client) and which EDS clusters it needs.
-import type { Destination, Labels, RouteRule, ServiceConfig, World } from '../model/index.js';
+import { isHttpProtocol, type Destination, type Labels, type RouteRule, type ServiceConfig, type World } from '../model/index.js';
 import { clusterName } from './names.js';
 
 export type NodeView =
@@ -21,9 +21,9 @@ export function nodeView(world: World, nodeId: string): NodeView {
   return { kind: 'gateway', id: nodeId, gateway: role.gateway };
 }
 
-/** The http services a proxyless client gets listeners, routes and clusters for. */
+/** The http, http2 and grpc services a proxyless client gets listeners, routes and clusters for. */
 export function httpServices(world: World): ServiceConfig[] {
-  return world.mesh.services.filter((s) => s.protocol === 'http');
+  return world.mesh.services.filter((s) => isHttpProtocol(s.protocol));
 }
 
 function addTarget(world: World, out: Map<string, ClusterTarget>, service: string, subset: Labels | null): void {

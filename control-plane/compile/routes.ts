@@ -1,15 +1,31 @@
 // RDS translation: mesh route rules → Envoy RouteConfigurations (one virtual host each), rule order preserved.
 import {
+  DEFAULT_GRPC_ROUTE_TIMEOUT_MS,
   DEFAULT_ROUTE_TIMEOUT_MS,
+  isHttpProtocol,
+  type HashOn,
   type HeaderOps,
   type RedirectCode,
+  type RetryPolicy,
   type RouteMatch,
   type RouteRule,
-  type StringMatch,
   type World,
 } from '../model/index.js';
+import { TypeUrl } from '../../src/xds/type-urls.js';
+import { faultOverride } from './faults.js';
+import { headerMatchers, stringMatcher } from './matchers.js';
 import { httpServices, type NodeView } from './node-view.js';
-import { byName, clusterName, duration, gatewayRouteName, inboundName, outboundRouteName, type NamedResource } from './names.js';
+import {
+  byName,
+  clusterName,
+  duration,
+  gatewayRouteName,
+  inboundName,
+  outboundRouteName,
+  PREVIOUS_HOSTS_PREDICATE,
+  u32,
+  type NamedResource,
+} from './names.js';
 
 const REDIRECT_CODE: Readonly<Record<RedirectCode, string>> = {
   301: 'MOVED_PERMANENTLY',
@@ -19,18 +35,9 @@ const REDIRECT_CODE: Readonly<Record<RedirectCode, string>> = {
   308: 'PERMANENT_REDIRECT',
 };
 
-function stringMatcher(m: StringMatch): Record<string, unknown> {
-  return m.kind === 'regex' ? { safe_regex: { regex: m.value } } : { [m.kind]: m.value };
-}
-
 function routeMatch(m: RouteMatch): Record<string, unknown> {
   const out: Record<string, unknown> = m.path.kind === 'regex' ? { safe_regex: { regex: m.path.value } } : { [m.path.kind]: m.path.value };
-  const headers: Record<string, unknown>[] = m.headers.map((h) => ({
-    name: h.name,
-    ...(h.match === null ? { present_match: true } : { string_match: stringMatcher(h.match) }),
-    ...(h.invert ? { invert_match: true } : {}),
-  }));
-  if (m.methods.length > 0) headers.push({ name: ':method', string_match: { safe_regex: { regex: m.methods.join('|') } } });
+  const headers = headerMatchers(m);
   if (headers.length > 0) out.headers = headers;
   if (m.query.length > 0) {
     out.query_parameters = m.query.map((q) => ({
@@ -39,6 +46,55 @@ function routeMatch(m: RouteMatch): Record<string, unknown> {
     }));
   }
   return out;
+}
+
+/** envoy.config.route.v3.RouteAction.HashPolicy for a service's lb.hash_on. */
+function hashPolicy(h: HashOn): Record<string, unknown> {
+  switch (h.kind) {
+    case 'header':
+      return { header: { header_name: h.name } };
+    case 'cookie':
+      return {
+        cookie: { name: h.name, ...(h.ttlMs !== null ? { ttl: duration(h.ttlMs) } : {}), ...(h.path !== null ? { path: h.path } : {}) },
+      };
+    case 'source_ip':
+      return { connection_properties: { source_ip: true } };
+    case 'query_parameter':
+      return { query_parameter: { name: h.name } };
+  }
+}
+
+/** The hash_policy of a route to these services (the parser allows at most one distinct hash_on per route). */
+function hashPolicies(world: World, services: readonly string[]): Record<string, unknown> {
+  for (const s of services) {
+    const h = world.services.get(s)?.lb.hashOn;
+    if (h) return { hash_policy: [hashPolicy(h)] };
+  }
+  return {};
+}
+
+function retryPolicy(r: RetryPolicy): Record<string, unknown> {
+  const out: Record<string, unknown> = { retry_on: r.retryOn.join(','), num_retries: u32(r.attempts) };
+  if (r.perTryTimeoutMs !== null) out.per_try_timeout = duration(r.perTryTimeoutMs);
+  if (r.retriableStatusCodes.length > 0) out.retriable_status_codes = [...r.retriableStatusCodes];
+  if (r.backoff !== null) {
+    out.retry_back_off = { base_interval: duration(r.backoff.baseMs), ...(r.backoff.maxMs !== null ? { max_interval: duration(r.backoff.maxMs) } : {}) };
+  }
+  if (r.preferOtherHosts) {
+    out.retry_host_predicate = [{ name: PREVIOUS_HOSTS_PREDICATE, typed_config: { '@type': TypeUrl.PreviousHostsPredicate } }];
+    out.host_selection_retry_max_attempts = 3;
+  }
+  return out;
+}
+
+function maxStreamDuration(maxMs: number | null, grpcHeaderMaxMs: number | null): Record<string, unknown> {
+  if (maxMs === null && grpcHeaderMaxMs === null) return {};
+  return {
+    max_stream_duration: {
+      ...(maxMs !== null ? { max_stream_duration: duration(maxMs) } : {}),
+      ...(grpcHeaderMaxMs !== null ? { grpc_timeout_header_max: duration(grpcHeaderMaxMs) } : {}),
+    },
+  };
 }
 
 function headerMutations(ops: HeaderOps, dir: 'request' | 'response', out: Record<string, unknown>): void {
@@ -50,8 +106,11 @@ function headerMutations(ops: HeaderOps, dir: 'request' | 'response', out: Recor
   if (ops.remove.length > 0) out[`${dir}_headers_to_remove`] = [...ops.remove];
 }
 
-/** One mesh rule as an envoy.config.route.v3.Route. */
-export function routeEntry(rule: RouteRule): Record<string, unknown> {
+/**
+ * One mesh rule as an envoy.config.route.v3.Route. `proxyless`: a fault becomes the route's
+ * typed_per_filter_config override (proxies get HCM-level fault filters instead, see faults.ts).
+ */
+export function routeEntry(world: World, rule: RouteRule, proxyless: boolean): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (rule.name !== null) out.name = rule.name;
   out.match = routeMatch(rule.match);
@@ -67,7 +126,11 @@ export function routeEntry(rule: RouteRule): Record<string, unknown> {
     if (a.rewritePrefix !== null) route.prefix_rewrite = a.rewritePrefix;
     if (a.rewriteHost !== null) route.host_rewrite_literal = a.rewriteHost;
     route.timeout = duration(a.timeoutMs);
+    Object.assign(route, hashPolicies(world, a.destinations.map((d) => d.service)));
+    if (a.retries !== null) route.retry_policy = retryPolicy(a.retries);
+    Object.assign(route, maxStreamDuration(a.maxStreamDurationMs, a.grpcTimeoutHeaderMaxMs));
     out.route = route;
+    if (proxyless && a.fault !== null) Object.assign(out, faultOverride(a.fault));
   } else if (a.kind === 'redirect') {
     const redirect: Record<string, unknown> = {};
     if (a.https) redirect.https_redirect = true;
@@ -86,9 +149,22 @@ export function routeEntry(rule: RouteRule): Record<string, unknown> {
   return out;
 }
 
-/** The route every destination service ends with: the whole service, default timeout. */
-function defaultRoute(cluster: string, timeoutMs: number): Record<string, unknown> {
-  return { name: 'default', match: { prefix: '/' }, route: { cluster, timeout: duration(timeoutMs) } };
+/**
+ * The route every destination service ends with: the whole service, default timeout (grpc services: none,
+ * and the client's grpc-timeout is honoured), the service's hash policy.
+ */
+function defaultRoute(world: World, service: string): Record<string, unknown> {
+  const grpc = world.services.get(service)?.protocol === 'grpc';
+  return {
+    name: 'default',
+    match: { prefix: '/' },
+    route: {
+      cluster: service,
+      timeout: duration(grpc ? DEFAULT_GRPC_ROUTE_TIMEOUT_MS : DEFAULT_ROUTE_TIMEOUT_MS),
+      ...hashPolicies(world, [service]),
+      ...(grpc ? maxStreamDuration(null, 0) : {}),
+    },
+  };
 }
 
 function routeConfig(name: string, vhost: string, routes: Record<string, unknown>[]): NamedResource {
@@ -97,28 +173,31 @@ function routeConfig(name: string, vhost: string, routes: Record<string, unknown
 
 /**
  * Rules of a destination service followed by its implied default route. Proxyless gRPC clients reject a whole
- * RouteConfiguration holding a redirect or direct_response route, so `forwardOnly` leaves those rules out.
+ * RouteConfiguration holding a redirect or direct_response route, so for them (`proxyless`) those rules are
+ * left out, and faults become per-route overrides.
  */
-function serviceRoutes(world: World, service: string, forwardOnly: boolean): Record<string, unknown>[] {
-  const rules = (world.routes.get(service)?.rules ?? []).filter((r) => !forwardOnly || r.action.kind === 'forward');
-  return [...rules.map(routeEntry), defaultRoute(service, DEFAULT_ROUTE_TIMEOUT_MS)];
+function serviceRoutes(world: World, service: string, proxyless: boolean): Record<string, unknown>[] {
+  const rules = (world.routes.get(service)?.rules ?? []).filter((r) => !proxyless || r.action.kind === 'forward');
+  return [...rules.map((r) => routeEntry(world, r, proxyless)), defaultRoute(world, service)];
 }
 
 export function compileRoutes(world: World, view: NodeView): NamedResource[] {
   const out: NamedResource[] = [];
   if (view.kind === 'sidecar') {
     const svc = view.service;
-    if (svc.protocol === 'http' && view.instance.sidecarPort !== null) {
+    if (isHttpProtocol(svc.protocol) && view.instance.sidecarPort !== null) {
       // Inbound has no timeout of its own: the caller's route timeout governs the request.
-      out.push(routeConfig(inboundName(svc.name), inboundName(svc.name), [defaultRoute(inboundName(svc.name), 0)]));
+      const name = inboundName(svc.name);
+      out.push(routeConfig(name, name, [{ name: 'default', match: { prefix: '/' }, route: { cluster: name, timeout: duration(0) } }]));
     }
     for (const d of svc.dependencies) {
-      if (world.services.get(d.service)?.protocol !== 'http') continue;
+      const dep = world.services.get(d.service);
+      if (dep === undefined || !isHttpProtocol(dep.protocol)) continue;
       out.push(routeConfig(outboundRouteName(d.service), d.service, serviceRoutes(world, d.service, false)));
     }
   } else if (view.kind === 'gateway') {
     const gw = view.gateway;
-    out.push(routeConfig(gatewayRouteName(gw.name), gw.name, gw.routes.map(routeEntry)));
+    out.push(routeConfig(gatewayRouteName(gw.name), gw.name, gw.routes.map((r) => routeEntry(world, r, false))));
   } else {
     for (const s of httpServices(world)) out.push(routeConfig(s.name, s.name, serviceRoutes(world, s.name, true)));
   }

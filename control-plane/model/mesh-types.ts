@@ -1,9 +1,124 @@
 // The validated, frozen mesh config (what mesh.yaml means) and the World built from it. Producer: parse-mesh.ts.
 // Durations are milliseconds. Header names are lower-cased. Label maps keep the file's key order.
 
-export type Protocol = 'http' | 'tcp';
-export type LbPolicyName = 'round_robin' | 'least_request';
+/** http2 and grpc: HTTP/2 (h2c) to the app and between sidecars; grpc also changes the route timeout defaults. */
+export type Protocol = 'http' | 'http2' | 'grpc' | 'tcp';
+export type LbPolicyName = 'round_robin' | 'least_request' | 'random' | 'ring_hash' | 'maglev';
 export type Labels = Readonly<Record<string, string>>;
+
+/** True for the protocols whose traffic goes through an HTTP connection manager (everything but tcp). */
+export function isHttpProtocol(p: Protocol): boolean {
+  return p !== 'tcp';
+}
+
+/** What a consistent-hash policy (ring_hash, maglev) hashes; becomes the route's hash_policy. */
+export type HashOn =
+  | { readonly kind: 'header'; readonly name: string }
+  /** ttlMs null: hash the cookie only when present; set (0 = session cookie): the proxy generates it when absent. */
+  | { readonly kind: 'cookie'; readonly name: string; readonly ttlMs: number | null; readonly path: string | null }
+  | { readonly kind: 'source_ip' }
+  | { readonly kind: 'query_parameter'; readonly name: string };
+
+export interface LbConfig {
+  readonly policy: LbPolicyName;
+  /** Only with ring_hash or maglev. */
+  readonly hashOn: HashOn | null;
+  /** common_lb_config.healthy_panic_threshold (0-100); null = Envoy's 50. */
+  readonly panicThresholdPercent: number | null;
+  readonly localityWeighted: boolean;
+}
+
+/** circuit_breakers.thresholds[DEFAULT]; null fields keep Envoy's defaults (1024, 1024, 1024, 3). */
+export interface CircuitBreakerPolicy {
+  readonly maxConnections: number | null;
+  readonly maxPendingRequests: number | null;
+  readonly maxRequests: number | null;
+  readonly maxRetries: number | null;
+  readonly retryBudget: { readonly percent: number | null; readonly minConcurrency: number | null } | null;
+}
+
+/**
+ * Outlier detection with explicit detectors: each detector that is configured is enforced (100 % unless
+ * `enforcing` says otherwise), each one left out is off. Durations in ms; null keeps Envoy's default.
+ */
+export interface OutlierDetectionPolicy {
+  readonly consecutive5xx: number | null;
+  readonly consecutiveGatewayFailure: number | null;
+  readonly consecutiveLocalOriginFailure: number | null;
+  readonly splitExternalLocalOriginErrors: boolean;
+  readonly intervalMs: number | null;
+  readonly baseEjectionTimeMs: number | null;
+  readonly maxEjectionTimeMs: number | null;
+  readonly maxEjectionTimeJitterMs: number | null;
+  readonly maxEjectionPercent: number | null;
+  readonly successRate: {
+    readonly minimumHosts: number | null;
+    readonly requestVolume: number | null;
+    /** Envoy's stdev factor × 1000 (1.9 → 1900). */
+    readonly stdevFactor: number | null;
+    readonly enforcing: number;
+  } | null;
+  readonly failurePercentage: {
+    readonly threshold: number | null;
+    readonly minimumHosts: number | null;
+    readonly requestVolume: number | null;
+    readonly enforcing: number;
+  } | null;
+}
+
+export type HealthCheckKind =
+  | {
+      readonly kind: 'http';
+      readonly path: string;
+      readonly host: string | null;
+      /** [start, end) ranges. */
+      readonly expectedStatuses: readonly (readonly [number, number])[];
+    }
+  | { readonly kind: 'tcp' }
+  | { readonly kind: 'grpc'; readonly service: string | null; readonly authority: string | null };
+
+export interface HealthCheckPolicy {
+  readonly check: HealthCheckKind;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly healthyThreshold: number;
+  readonly unhealthyThreshold: number;
+}
+
+export const RETRY_ON = [
+  '5xx',
+  'gateway-error',
+  'reset',
+  'connect-failure',
+  'refused-stream',
+  'retriable-4xx',
+  'retriable-status-codes',
+  'cancelled',
+  'deadline-exceeded',
+  'internal',
+  'resource-exhausted',
+  'unavailable',
+] as const;
+export type RetryOnCondition = (typeof RETRY_ON)[number];
+
+/** A route's retry_policy. */
+export interface RetryPolicy {
+  /** num_retries: retries after the first try. */
+  readonly attempts: number;
+  readonly retryOn: readonly RetryOnCondition[];
+  /** null: no per-try timeout (the route timeout still applies). */
+  readonly perTryTimeoutMs: number | null;
+  readonly retriableStatusCodes: readonly number[];
+  readonly backoff: { readonly baseMs: number; readonly maxMs: number | null } | null;
+  /** retry_host_predicate previous_hosts + host_selection_retry_max_attempts. */
+  readonly preferOtherHosts: boolean;
+}
+
+/** A fault to inject on a rule's traffic; percentages in parts per million (0-1000000). */
+export interface FaultPolicy {
+  readonly delay: { readonly fixedMs: number; readonly perMillion: number } | null;
+  readonly abort: { readonly httpStatus: number | null; readonly grpcStatus: number | null; readonly perMillion: number } | null;
+}
 
 export interface InstanceConfig {
   /** Node id of this instance's sidecar; unique across services and gateways. */
@@ -24,10 +139,13 @@ export interface DependencyConfig {
 export interface ServiceConfig {
   readonly name: string;
   readonly protocol: Protocol;
-  readonly lb: LbPolicyName;
+  readonly lb: LbConfig;
   readonly connectTimeoutMs: number;
   readonly instances: readonly InstanceConfig[];
   readonly dependencies: readonly DependencyConfig[];
+  readonly circuitBreaker: CircuitBreakerPolicy | null;
+  readonly outlierDetection: OutlierDetectionPolicy | null;
+  readonly healthCheck: HealthCheckPolicy | null;
 }
 
 export type StringMatchKind = 'exact' | 'prefix' | 'suffix' | 'regex';
@@ -81,6 +199,12 @@ export interface ForwardAction {
   readonly rewriteHost: string | null;
   /** 0 disables the route timeout. */
   readonly timeoutMs: number;
+  readonly retries: RetryPolicy | null;
+  /** max_stream_duration.max_stream_duration; null = none. */
+  readonly maxStreamDurationMs: number | null;
+  /** max_stream_duration.grpc_timeout_header_max: null = grpc-timeout ignored, 0 = honoured without a cap. */
+  readonly grpcTimeoutHeaderMaxMs: number | null;
+  readonly fault: FaultPolicy | null;
 }
 
 export type RedirectCode = 301 | 302 | 303 | 307 | 308;
@@ -149,4 +273,8 @@ export interface World {
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 export const DEFAULT_ROUTE_TIMEOUT_MS = 15000;
+/** grpc services: streams may be long-lived, so no route timeout; the client's grpc-timeout governs. */
+export const DEFAULT_GRPC_ROUTE_TIMEOUT_MS = 0;
+export const DEFAULT_RETRY_ON: readonly RetryOnCondition[] = ['connect-failure', 'refused-stream', 'unavailable', 'cancelled'];
+export const DEFAULT_HEALTH_CHECK = { intervalMs: 10_000, timeoutMs: 1000, healthyThreshold: 1, unhealthyThreshold: 3 } as const;
 export const DEFAULT_MESH_NAME = 'default';

@@ -4,10 +4,25 @@ import { LineCounter, parseDocument } from 'yaml';
 import { deepFreeze, err, ok, type Result } from '../../src/core/result.js';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_GRPC_ROUTE_TIMEOUT_MS,
+  DEFAULT_HEALTH_CHECK,
   DEFAULT_MESH_NAME,
+  DEFAULT_RETRY_ON,
   DEFAULT_ROUTE_TIMEOUT_MS,
+  isHttpProtocol,
+  RETRY_ON,
+  type CircuitBreakerPolicy,
   type DependencyConfig,
+  type FaultPolicy,
+  type HashOn,
+  type HealthCheckKind,
+  type HealthCheckPolicy,
+  type LbConfig,
+  type OutlierDetectionPolicy,
+  type RetryOnCondition,
+  type RetryPolicy,
   type Destination,
+  type ForwardAction,
   type GatewayConfig,
   type HeaderMatch,
   type HeaderOps,
@@ -38,10 +53,19 @@ const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
 const PSEUDO_HEADERS = [':authority', ':method', ':path', ':scheme'];
 const METHOD = /^[A-Z]+$/;
 const HOSTNAME = /^[A-Za-z0-9.-]+(:\d{1,5})?$/;
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m)$/;
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
 const MAX_DURATION_MS = 24 * 3600 * 1000;
 const MAX_WEIGHT = 1_000_000;
 const REDIRECT_CODES: readonly RedirectCode[] = [301, 302, 303, 307, 308];
+const PROTOCOLS: readonly Protocol[] = ['http', 'http2', 'grpc', 'tcp'];
+const LB_POLICIES: readonly LbPolicyName[] = ['round_robin', 'least_request', 'random', 'ring_hash', 'maglev'];
+const HASH_POLICIES: readonly LbPolicyName[] = ['ring_hash', 'maglev'];
+const U32 = 4_294_967_295;
+/** Rule keys that only make sense with destinations. */
+const FORWARD_ONLY = ['rewrite', 'timeout', 'retries', 'max_stream_duration', 'grpc_timeout_header_max', 'fault'] as const;
+const COOKIE_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+const GRPC_SERVICE_NAME = /^[A-Za-z0-9_.]*$/;
+const STATUS_RANGE = /^([1-5]\d\d)-([1-5]\d\d)$/;
 
 /** A port some process binds on one host: conflicts are reported once per (host, port). */
 interface Bind {
@@ -76,6 +100,37 @@ function formatLabels(labels: Labels): string {
     .join(', ')}}`;
 }
 
+function destinationKey(d: Destination): string {
+  return `${d.service}|${d.subset ? JSON.stringify(Object.entries(d.subset).sort()) : ''}`;
+}
+
+/** True only when no request can match both (checked on path, methods and exact/presence header matches). */
+function matchesDisjoint(a: RouteMatch, b: RouteMatch): boolean {
+  const pa = a.path;
+  const pb = b.path;
+  if (pa.kind !== 'regex' && pb.kind !== 'regex') {
+    if (pa.kind === 'path' && pb.kind === 'path' && pa.value !== pb.value) return true;
+    if (pa.kind === 'path' && pb.kind === 'prefix' && !pa.value.startsWith(pb.value)) return true;
+    if (pa.kind === 'prefix' && pb.kind === 'path' && !pb.value.startsWith(pa.value)) return true;
+    if (pa.kind === 'prefix' && pb.kind === 'prefix' && !pa.value.startsWith(pb.value) && !pb.value.startsWith(pa.value)) return true;
+  }
+  if (a.methods.length > 0 && b.methods.length > 0 && !a.methods.some((x) => b.methods.includes(x))) return true;
+  for (const ha of a.headers) {
+    for (const hb of b.headers) {
+      if (ha.name !== hb.name) continue;
+      const presentA = !ha.invert;
+      const presentB = !hb.invert;
+      // {present} vs {present, invert}: one needs the header, the other its absence.
+      if (ha.match === null && hb.match === null && presentA !== presentB) return true;
+      if (ha.match?.kind === 'exact' && hb.match?.kind === 'exact' && presentA && presentB && ha.match.value !== hb.match.value) return true;
+      // A value match (not inverted) needs the header; an absence match forbids it.
+      if (ha.match !== null && presentA && hb.match === null && !presentB) return true;
+      if (hb.match !== null && presentB && ha.match === null && !presentA) return true;
+    }
+  }
+  return false;
+}
+
 /** Rejects JavaScript-only regex syntax that RE2 (Envoy, gRPC) does not accept; null when fine. */
 function regexProblem(source: string): string | null {
   try {
@@ -97,6 +152,8 @@ class MeshParser {
   readonly #nodes = new Map<string, { path: string; role: NodeRole | null }>();
   readonly #binds: Bind[] = [];
   readonly #pendingDeps: Array<{ service: string; at: Field; path: string }> = [];
+  /** Where each forward action's `fault` key is, for the rule-overlap check in #rules. */
+  readonly #faultAt = new Map<ForwardAction, Field>();
 
   constructor(reader: YamlReader) {
     this.#r = reader;
@@ -161,12 +218,25 @@ class MeshParser {
 
   #service(f: Field, path: string): ServiceConfig | null {
     const r = this.#r;
-    const m = r.map(f, path, ['name', 'protocol', 'lb', 'connect_timeout', 'instances', 'dependencies']);
+    const m = r.map(f, path, [
+      'name',
+      'protocol',
+      'lb',
+      'connect_timeout',
+      'instances',
+      'dependencies',
+      'circuit_breaker',
+      'outlier_detection',
+      'health_check',
+    ]);
     if (m === null) return null;
     const name = r.required(m, 'name', f, path, (g, p) => r.string(g, p, SERVICE_NAME, '[a-z0-9-]+ (at most 63 characters)'));
-    const protocol = r.required(m, 'protocol', f, path, (g, p) => r.oneOf<Protocol>(g, p, ['http', 'tcp']));
-    const lb = r.optional(m, 'lb', path, (g, p) => r.oneOf<LbPolicyName>(g, p, ['round_robin', 'least_request']));
+    const protocol = r.required(m, 'protocol', f, path, (g, p) => r.oneOf<Protocol>(g, p, PROTOCOLS));
+    const lb = r.optional(m, 'lb', path, (g, p) => this.#lb(g, p));
     const connectTimeoutMs = r.optional(m, 'connect_timeout', path, (g, p) => this.#duration(g, p, false));
+    const circuitBreaker = r.optional(m, 'circuit_breaker', path, (g, p) => this.#circuitBreaker(g, p));
+    const outlierDetection = r.optional(m, 'outlier_detection', path, (g, p) => this.#outlierDetection(g, p));
+    const healthCheck = r.optional(m, 'health_check', path, (g, p) => this.#healthCheck(g, p, protocol));
 
     const instances: InstanceConfig[] = [];
     const instancesField = m.get('instances');
@@ -201,6 +271,9 @@ class MeshParser {
       });
     }
 
+    if (protocol === 'tcp' && lb?.hashOn) {
+      r.error(m.get('lb')!, `${path}.lb.hash_on`, 'needs an http, http2 or grpc service (tcp traffic has no route to hash on)');
+    }
     const prior = name === null ? undefined : this.#services.get(name);
     if (prior) {
       r.error(m.get('name')!, `${path}.name`, `duplicate service '${name}' (first declared on line ${r.line(prior.at.pos)})`);
@@ -210,10 +283,13 @@ class MeshParser {
     const svc: ServiceConfig = {
       name,
       protocol,
-      lb: lb ?? 'round_robin',
+      lb: lb ?? { policy: 'round_robin', hashOn: null, panicThresholdPercent: null, localityWeighted: false },
       connectTimeoutMs: connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       instances,
       dependencies,
+      circuitBreaker: circuitBreaker ?? null,
+      outlierDetection: outlierDetection ?? null,
+      healthCheck: healthCheck ?? null,
     };
     this.#services.set(name, { svc, at: m.get('name')! });
     instances.forEach((inst, i) => {
@@ -222,6 +298,267 @@ class MeshParser {
       this.#bindInstance(svc, inst, instanceItems[i]!, `${path}.instances[${i}]`);
     });
     return svc;
+  }
+
+  // ---------- destination policies (services[]: lb, circuit_breaker, outlier_detection, health_check) ----------
+
+  /** `lb: <policy>` or `lb: {policy, hash_on, panic_threshold, locality_weighted}`. */
+  #lb(f: Field, path: string): LbConfig | null {
+    const r = this.#r;
+    if (r.scalar(f) !== undefined) {
+      const policy = r.oneOf<LbPolicyName>(f, path, LB_POLICIES);
+      return policy === null ? null : { policy, hashOn: null, panicThresholdPercent: null, localityWeighted: false };
+    }
+    const m = r.map(f, path, ['policy', 'hash_on', 'panic_threshold', 'locality_weighted']);
+    if (m === null) return null;
+    const before = r.errorCount;
+    const policy = r.optional(m, 'policy', path, (g, p) => r.oneOf<LbPolicyName>(g, p, LB_POLICIES));
+    const hashOn = r.optional(m, 'hash_on', path, (g, p) => this.#hashOn(g, p));
+    const panic = r.optional(m, 'panic_threshold', path, (g, p) => r.number(g, p, 0, 100));
+    const localityWeighted = r.optional(m, 'locality_weighted', path, (g, p) => r.bool(g, p));
+    if (hashOn != null && policy != null && !HASH_POLICIES.includes(policy)) {
+      r.error(m.get('hash_on')!, `${path}.hash_on`, `needs policy ring_hash or maglev (policy is ${policy})`);
+    }
+    if (r.errorCount !== before) return null;
+    return {
+      policy: policy ?? (hashOn ? 'ring_hash' : 'round_robin'),
+      hashOn: hashOn ?? null,
+      panicThresholdPercent: panic ?? null,
+      localityWeighted: localityWeighted ?? false,
+    };
+  }
+
+  #hashOn(f: Field, path: string): HashOn | null {
+    const r = this.#r;
+    const m = r.map(f, path, ['header', 'cookie', 'source_ip', 'query_parameter']);
+    if (m === null) return null;
+    const forms = [...m.keys()];
+    if (forms.length !== 1) {
+      r.error(f, path, forms.length === 0 ? 'needs one of header, cookie, source_ip, query_parameter' : `has ${forms.join(' and ')}; use exactly one`);
+      return null;
+    }
+    const form = forms[0]!;
+    const g = m.get(form)!;
+    const p = `${path}.${form}`;
+    if (form === 'header') {
+      const v = r.string(g, p);
+      if (v === null) return null;
+      const name = v.toLowerCase();
+      if (!HEADER_NAME.test(name) && !PSEUDO_HEADERS.includes(name)) {
+        r.error(g, p, `'${v}' is not a valid header name`);
+        return null;
+      }
+      return { kind: 'header', name };
+    }
+    if (form === 'source_ip') {
+      if (r.scalar(g) !== true) {
+        r.error(g, p, 'must be true');
+        return null;
+      }
+      return { kind: 'source_ip' };
+    }
+    if (form === 'query_parameter') {
+      const name = r.string(g, p, /^[^&=#\s]+$/, 'a query parameter name');
+      return name === null ? null : { kind: 'query_parameter', name };
+    }
+    const cm = r.map(g, p, ['name', 'ttl', 'path']);
+    if (cm === null) return null;
+    const before = r.errorCount;
+    const name = r.required(cm, 'name', g, p, (h, q) => r.string(h, q, COOKIE_NAME, 'a cookie name'));
+    const ttlMs = r.optional(cm, 'ttl', p, (h, q) => this.#duration(h, q, true));
+    const cookiePath = r.optional(cm, 'path', p, (h, q) => r.string(h, q, /^\/[^;\s]*$/, "a path starting with '/'"));
+    if (cm.has('path') && !cm.has('ttl')) r.error(cm.get('path')!, `${p}.path`, 'only applies with ttl (the proxy sets the cookie only when it generates one)');
+    if (r.errorCount !== before || name === null) return null;
+    return { kind: 'cookie', name, ttlMs: ttlMs ?? null, path: cookiePath ?? null };
+  }
+
+  #circuitBreaker(f: Field, path: string): CircuitBreakerPolicy | null {
+    const r = this.#r;
+    const m = r.map(f, path, ['max_connections', 'max_pending_requests', 'max_requests', 'max_retries', 'retry_budget']);
+    if (m === null) return null;
+    if (m.size === 0) {
+      r.error(f, path, 'needs at least one of max_connections, max_pending_requests, max_requests, max_retries, retry_budget');
+      return null;
+    }
+    const before = r.errorCount;
+    const count = (key: string, min: number): number | null => r.optional(m, key, path, (g, p) => r.int(g, p, min, U32)) ?? null;
+    const maxConnections = count('max_connections', 1);
+    const maxPendingRequests = count('max_pending_requests', 1);
+    const maxRequests = count('max_requests', 1);
+    const maxRetries = count('max_retries', 0);
+    const retryBudget = r.optional(m, 'retry_budget', path, (g, p) => {
+      const bm = r.map(g, p, ['percent', 'min_concurrency']);
+      if (bm === null) return null;
+      const percent = r.optional(bm, 'percent', p, (h, q) => r.number(h, q, 0, 100));
+      const minConcurrency = r.optional(bm, 'min_concurrency', p, (h, q) => r.int(h, q, 0, U32));
+      return { percent: percent ?? null, minConcurrency: minConcurrency ?? null };
+    });
+    if (m.has('retry_budget') && m.has('max_retries')) {
+      r.error(m.get('max_retries')!, `${path}.max_retries`, 'is ignored when retry_budget is set; use one');
+    }
+    if (r.errorCount !== before) return null;
+    return { maxConnections, maxPendingRequests, maxRequests, maxRetries, retryBudget: retryBudget ?? null };
+  }
+
+  #outlierDetection(f: Field, path: string): OutlierDetectionPolicy | null {
+    const r = this.#r;
+    const m = r.map(f, path, [
+      'consecutive_5xx',
+      'consecutive_gateway_failure',
+      'consecutive_local_origin_failure',
+      'split_external_local_origin_errors',
+      'interval',
+      'base_ejection_time',
+      'max_ejection_time',
+      'max_ejection_time_jitter',
+      'max_ejection_percent',
+      'success_rate',
+      'failure_percentage',
+    ]);
+    if (m === null) return null;
+    const before = r.errorCount;
+    const int = (key: string, min: number, max: number): number | null => r.optional(m, key, path, (g, p) => r.int(g, p, min, max)) ?? null;
+    const dur = (key: string, allowZero: boolean): number | null => r.optional(m, key, path, (g, p) => this.#duration(g, p, allowZero)) ?? null;
+    const consecutive5xx = int('consecutive_5xx', 1, U32);
+    const consecutiveGatewayFailure = int('consecutive_gateway_failure', 1, U32);
+    const consecutiveLocalOriginFailure = int('consecutive_local_origin_failure', 1, U32);
+    const split = r.optional(m, 'split_external_local_origin_errors', path, (g, p) => r.bool(g, p)) ?? false;
+    const intervalMs = dur('interval', false);
+    const baseEjectionTimeMs = dur('base_ejection_time', false);
+    const maxEjectionTimeMs = dur('max_ejection_time', false);
+    const maxEjectionTimeJitterMs = dur('max_ejection_time_jitter', true);
+    const maxEjectionPercent = int('max_ejection_percent', 0, 100);
+    const successRate = r.optional(m, 'success_rate', path, (g, p) => {
+      if (r.isNull(g)) return { minimumHosts: null, requestVolume: null, stdevFactor: null, enforcing: 100 };
+      const sm = r.map(g, p, ['minimum_hosts', 'request_volume', 'stdev_factor', 'enforcing']);
+      if (sm === null) return null;
+      const minimumHosts = r.optional(sm, 'minimum_hosts', p, (h, q) => r.int(h, q, 0, U32));
+      const requestVolume = r.optional(sm, 'request_volume', p, (h, q) => r.int(h, q, 1, U32));
+      const stdevFactor = r.optional(sm, 'stdev_factor', p, (h, q) => {
+        const v = r.number(h, q, 0.001, 1000);
+        if (v !== null && Math.abs(v * 1000 - Math.round(v * 1000)) > 1e-9) {
+          r.error(h, q, 'must have at most 3 decimals');
+          return null;
+        }
+        return v === null ? null : Math.round(v * 1000);
+      });
+      const enforcing = r.optional(sm, 'enforcing', p, (h, q) => r.int(h, q, 0, 100));
+      return { minimumHosts: minimumHosts ?? null, requestVolume: requestVolume ?? null, stdevFactor: stdevFactor ?? null, enforcing: enforcing ?? 100 };
+    });
+    const failurePercentage = r.optional(m, 'failure_percentage', path, (g, p) => {
+      if (r.isNull(g)) return { threshold: null, minimumHosts: null, requestVolume: null, enforcing: 100 };
+      const fm = r.map(g, p, ['threshold', 'minimum_hosts', 'request_volume', 'enforcing']);
+      if (fm === null) return null;
+      const threshold = r.optional(fm, 'threshold', p, (h, q) => r.int(h, q, 0, 100));
+      const minimumHosts = r.optional(fm, 'minimum_hosts', p, (h, q) => r.int(h, q, 0, U32));
+      const requestVolume = r.optional(fm, 'request_volume', p, (h, q) => r.int(h, q, 1, U32));
+      const enforcing = r.optional(fm, 'enforcing', p, (h, q) => r.int(h, q, 0, 100));
+      return { threshold: threshold ?? null, minimumHosts: minimumHosts ?? null, requestVolume: requestVolume ?? null, enforcing: enforcing ?? 100 };
+    });
+    const detectors = ['consecutive_5xx', 'consecutive_gateway_failure', 'consecutive_local_origin_failure', 'success_rate', 'failure_percentage'];
+    if (!detectors.some((k) => m.has(k))) r.error(f, path, `needs at least one detector: ${detectors.join(', ')}`);
+    if (m.has('consecutive_local_origin_failure') && !split) {
+      r.error(m.get('consecutive_local_origin_failure')!, `${path}.consecutive_local_origin_failure`, 'needs split_external_local_origin_errors: true');
+    }
+    if (baseEjectionTimeMs !== null && maxEjectionTimeMs !== null && maxEjectionTimeMs < baseEjectionTimeMs) {
+      r.error(m.get('max_ejection_time')!, `${path}.max_ejection_time`, 'must not be less than base_ejection_time');
+    }
+    if (r.errorCount !== before) return null;
+    return {
+      consecutive5xx,
+      consecutiveGatewayFailure,
+      consecutiveLocalOriginFailure,
+      splitExternalLocalOriginErrors: split,
+      intervalMs,
+      baseEjectionTimeMs,
+      maxEjectionTimeMs,
+      maxEjectionTimeJitterMs,
+      maxEjectionPercent,
+      successRate: successRate ?? null,
+      failurePercentage: failurePercentage ?? null,
+    };
+  }
+
+  #healthCheck(f: Field, path: string, protocol: Protocol | null): HealthCheckPolicy | null {
+    const r = this.#r;
+    const m = r.map(f, path, ['http', 'tcp', 'grpc', 'interval', 'timeout', 'healthy_threshold', 'unhealthy_threshold']);
+    if (m === null) return null;
+    const before = r.errorCount;
+    const kinds = (['http', 'tcp', 'grpc'] as const).filter((k) => m.has(k));
+    if (kinds.length !== 1) r.error(f, path, kinds.length === 0 ? 'needs one of http, tcp, grpc' : `has ${kinds.join(' and ')}; use exactly one`);
+    let check: HealthCheckKind | null = null;
+    const kind = kinds.length === 1 ? kinds[0]! : null;
+    const kf = kind === null ? null : m.get(kind)!;
+    const kp = kind === null ? '' : `${path}.${kind}`;
+    if (kind === 'http') {
+      const hm = r.map(kf!, kp, ['path', 'host', 'expected_statuses']);
+      if (hm) {
+        const hcPath = r.required(hm, 'path', kf!, kp, (g, p) => r.string(g, p, /^\/\S*$/, "a path starting with '/'"));
+        const host = r.optional(hm, 'host', kp, (g, p) => r.string(g, p, HOSTNAME, 'a host name (host or host:port)'));
+        const statuses = r.optional(hm, 'expected_statuses', kp, (g, p) => this.#statusRanges(g, p));
+        if (hcPath !== null) check = { kind: 'http', path: hcPath, host: host ?? null, expectedStatuses: statuses ?? [[200, 201]] };
+      }
+      if (protocol === 'tcp') r.error(kf!, kp, 'the service is tcp; use a tcp health check');
+    } else if (kind === 'tcp') {
+      if (!r.isNull(kf!)) {
+        for (const [k, kpos] of r.entries(kf!, kp) ?? []) r.error(kpos, joinPath(kp, k), 'unknown key (a tcp health check only connects; write tcp: {})');
+      }
+      check = { kind: 'tcp' };
+    } else if (kind === 'grpc') {
+      let service: string | null | undefined = null;
+      let authority: string | null | undefined = null;
+      if (!r.isNull(kf!)) {
+        const gm = r.map(kf!, kp, ['service', 'authority']);
+        if (gm) {
+          service = r.optional(gm, 'service', kp, (g, p) => r.string(g, p, GRPC_SERVICE_NAME, 'a gRPC service name'));
+          authority = r.optional(gm, 'authority', kp, (g, p) => r.string(g, p, HOSTNAME, 'a host name (host or host:port)'));
+        }
+      }
+      check = { kind: 'grpc', service: service ?? null, authority: authority ?? null };
+      if (protocol !== null && protocol !== 'grpc' && protocol !== 'http2') {
+        r.error(kf!, kp, `needs protocol grpc or http2 (the service is ${protocol})`);
+      }
+    }
+    const intervalMs = r.optional(m, 'interval', path, (g, p) => this.#duration(g, p, false));
+    const timeoutMs = r.optional(m, 'timeout', path, (g, p) => this.#duration(g, p, false));
+    const healthyThreshold = r.optional(m, 'healthy_threshold', path, (g, p) => r.int(g, p, 1, U32));
+    const unhealthyThreshold = r.optional(m, 'unhealthy_threshold', path, (g, p) => r.int(g, p, 1, U32));
+    if (r.errorCount !== before || check === null) return null;
+    return {
+      check,
+      intervalMs: intervalMs ?? DEFAULT_HEALTH_CHECK.intervalMs,
+      timeoutMs: timeoutMs ?? DEFAULT_HEALTH_CHECK.timeoutMs,
+      healthyThreshold: healthyThreshold ?? DEFAULT_HEALTH_CHECK.healthyThreshold,
+      unhealthyThreshold: unhealthyThreshold ?? DEFAULT_HEALTH_CHECK.unhealthyThreshold,
+    };
+  }
+
+  /** `[200, "200-299"]` → [start, end) ranges. */
+  #statusRanges(f: Field, path: string): Array<[number, number]> | null {
+    const r = this.#r;
+    const items = r.list(f, path);
+    if (items === null) return null;
+    if (items.length === 0) {
+      r.error(f, path, 'must list at least one status');
+      return null;
+    }
+    const out: Array<[number, number]> = [];
+    items.forEach((g, i) => {
+      const p = `${path}[${i}]`;
+      const v = r.scalar(g);
+      if (typeof v === 'number') {
+        const code = r.int(g, p, 100, 599);
+        if (code !== null) out.push([code, code + 1]);
+        return;
+      }
+      const mm = typeof v === 'string' ? STATUS_RANGE.exec(v) : null;
+      if (mm === null || Number(mm[1]) > Number(mm[2])) {
+        r.error(g, p, "must be a status 100-599 or an inclusive range like '200-299'");
+        return;
+      }
+      out.push([Number(mm[1]), Number(mm[2]) + 1]);
+    });
+    return out.length === items.length ? out : null;
   }
 
   #instance(f: Field, path: string): InstanceConfig | null {
@@ -277,7 +614,7 @@ class MeshParser {
       r.error(f, path, `must be ${what}`);
       return null;
     }
-    const ms = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000);
+    const ms = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : m[2] === 'm' ? 60_000 : 3_600_000);
     if (!Number.isInteger(ms)) {
       r.error(f, path, 'must be a whole number of milliseconds');
       return null;
@@ -372,11 +709,42 @@ class MeshParser {
     const items = r.list(f, path);
     if (items === null) return null;
     const out: RouteRule[] = [];
+    const paths: string[] = [];
     items.forEach((g, i) => {
       const rule = this.#rule(g, `${path}[${i}]`);
-      if (rule) out.push(rule);
+      if (rule) {
+        out.push(rule);
+        paths.push(`${path}[${i}]`);
+      }
     });
+    this.#checkFaultOverlap(out, paths);
     return out;
+  }
+
+  /**
+   * A fault is compiled into an HCM-level fault filter scoped by destination cluster and the rule's match as
+   * header matchers, so an earlier rule that sends to the same cluster must not match the same requests:
+   * report it unless the two matches are provably disjoint.
+   */
+  #checkFaultOverlap(rules: readonly RouteRule[], paths: readonly string[]): void {
+    rules.forEach((rule, k) => {
+      const a = rule.action;
+      if (a.kind !== 'forward' || a.fault === null) return;
+      const mine = new Set(a.destinations.map((d) => destinationKey(d)));
+      for (let j = 0; j < k; j++) {
+        const other = rules[j]!;
+        if (other.action.kind !== 'forward') continue;
+        const shared = other.action.destinations.find((d) => mine.has(destinationKey(d)));
+        if (shared === undefined || matchesDisjoint(rule.match, other.match)) continue;
+        const at = this.#faultAt.get(a)!;
+        this.#r.error(
+          at,
+          `${paths[k]}.fault`,
+          `${paths[j]} comes first, also sends to ${shared.subset ? `'${shared.service}' ${formatLabels(shared.subset)}` : `'${shared.service}'`} and may match the same requests; the fault would apply to them too (make the matches disjoint, e.g. by path or an exact header, or move this rule first)`,
+        );
+        return;
+      }
+    });
   }
 
   #serviceRef(f: Field, path: string): ServiceConfig | null {
@@ -394,8 +762,8 @@ class MeshParser {
   #httpServiceRef(f: Field, path: string): string | null {
     const s = this.#serviceRef(f, path);
     if (s === null) return null;
-    if (s.protocol !== 'http') {
-      this.#r.error(f, path, `service '${s.name}' is tcp; HTTP routes need an http service`);
+    if (!isHttpProtocol(s.protocol)) {
+      this.#r.error(f, path, `service '${s.name}' is tcp; HTTP routes need an http, http2 or grpc service`);
       return null;
     }
     return s.name;
@@ -403,7 +771,20 @@ class MeshParser {
 
   #rule(f: Field, path: string): RouteRule | null {
     const r = this.#r;
-    const m = r.map(f, path, ['name', 'match', 'destinations', 'rewrite', 'headers', 'timeout', 'redirect', 'direct_response']);
+    const m = r.map(f, path, [
+      'name',
+      'match',
+      'destinations',
+      'rewrite',
+      'headers',
+      'timeout',
+      'retries',
+      'max_stream_duration',
+      'grpc_timeout_header_max',
+      'fault',
+      'redirect',
+      'direct_response',
+    ]);
     if (m === null) return null;
     const before = r.errorCount;
     const name = r.optional(m, 'name', path, (g, p) => r.string(g, p, /^[A-Za-z0-9._-]+$/, '[A-Za-z0-9._-]+'));
@@ -416,7 +797,7 @@ class MeshParser {
     }
     const kind = actions[0];
     if (kind !== 'destinations') {
-      for (const k of ['rewrite', 'timeout'] as const) {
+      for (const k of FORWARD_ONLY) {
         const g = m.get(k);
         if (g !== undefined) r.error(g, `${path}.${k}`, 'only applies to a rule with destinations');
       }
@@ -427,14 +808,28 @@ class MeshParser {
       const destinations = this.#destinations(m.get('destinations')!, `${path}.destinations`);
       const rw = r.optional(m, 'rewrite', path, (g, p) => this.#rewrite(g, p, match));
       const timeoutMs = r.optional(m, 'timeout', path, (g, p) => this.#duration(g, p, true));
+      const retries = r.optional(m, 'retries', path, (g, p) => this.#retries(g, p));
+      const maxStreamDurationMs = r.optional(m, 'max_stream_duration', path, (g, p) => this.#duration(g, p, false));
+      const grpcTimeoutHeaderMaxMs = r.optional(m, 'grpc_timeout_header_max', path, (g, p) => this.#duration(g, p, true));
+      const fault = r.optional(m, 'fault', path, (g, p) => this.#fault(g, p));
+      if (fault != null && match !== null && match.query.length > 0) {
+        r.error(m.get('fault')!, `${path}.fault`, 'cannot be combined with match.query (faults are matched by request headers; see docs/mesh-config.md)');
+      }
       if (destinations !== null) {
+        // A rule that only reaches grpc services defaults to no route timeout and honours the client's grpc-timeout.
+        const grpc = destinations.every((d) => this.#services.get(d.service)?.svc.protocol === 'grpc');
         action = {
           kind: 'forward',
           destinations,
           rewritePrefix: rw?.prefix ?? null,
           rewriteHost: rw?.host ?? null,
-          timeoutMs: timeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS,
+          timeoutMs: timeoutMs ?? (grpc ? DEFAULT_GRPC_ROUTE_TIMEOUT_MS : DEFAULT_ROUTE_TIMEOUT_MS),
+          retries: retries ?? null,
+          maxStreamDurationMs: maxStreamDurationMs ?? null,
+          grpcTimeoutHeaderMaxMs: grpcTimeoutHeaderMaxMs === undefined ? (grpc ? 0 : null) : grpcTimeoutHeaderMaxMs,
+          fault: fault ?? null,
         };
+        if (fault != null) this.#faultAt.set(action, m.get('fault')!);
       }
     } else if (kind === 'redirect') {
       action = this.#redirect(m.get('redirect')!, `${path}.redirect`);
@@ -580,8 +975,8 @@ class MeshParser {
       const subset = r.optional(m, 'subset', p, (h, q) => this.#labels(h, q));
       const weight = r.optional(m, 'weight', p, (h, q) => r.int(h, q, 0, MAX_WEIGHT));
       if (svc === null || subset === null || weight === null) return;
-      if (svc.protocol !== 'http') {
-        r.error(m.get('service')!, `${p}.service`, `service '${svc.name}' is tcp; HTTP routes need an http service`);
+      if (!isHttpProtocol(svc.protocol)) {
+        r.error(m.get('service')!, `${p}.service`, `service '${svc.name}' is tcp; HTTP routes need an http, http2 or grpc service`);
         return;
       }
       if (subset !== undefined) {
@@ -607,6 +1002,15 @@ class MeshParser {
       out.push({ service: svc.name, subset: subset ?? null, weight: weight ?? null });
     });
     if (r.errorCount !== before) return null;
+    const hashes = new Map<string, string>();
+    for (const d of out) {
+      const h = this.#services.get(d.service)?.svc.lb.hashOn;
+      if (h) hashes.set(JSON.stringify(h), d.service);
+    }
+    if (hashes.size > 1) {
+      r.error(f, path, `services ${[...hashes.values()].map((n) => `'${n}'`).join(' and ')} hash on different keys (lb.hash_on); a route has one hash policy`);
+      return null;
+    }
     const total = out.reduce((sum, d) => sum + (d.weight ?? 1), 0);
     if (total === 0) {
       r.error(f, path, 'weights must add up to more than 0');
@@ -674,6 +1078,116 @@ class MeshParser {
     const body = r.optional(m, 'body', path, (g, p) => r.string(g, p));
     if (status === null || body === null) return null;
     return { kind: 'direct_response', status, body: body ?? null };
+  }
+
+  #retries(f: Field, path: string): RetryPolicy | null {
+    const r = this.#r;
+    const m = r.map(f, path, ['attempts', 'per_try_timeout', 'retry_on', 'retriable_status_codes', 'backoff', 'prefer_other_hosts']);
+    if (m === null) return null;
+    const before = r.errorCount;
+    const attempts = r.required(m, 'attempts', f, path, (g, p) => r.int(g, p, 1, 100));
+    const perTryTimeoutMs = r.optional(m, 'per_try_timeout', path, (g, p) => this.#duration(g, p, false));
+    const retryOn = r.optional(m, 'retry_on', path, (g, p) => {
+      const items = r.list(g, p);
+      if (items === null) return null;
+      if (items.length === 0) {
+        r.error(g, p, 'must list at least one condition');
+        return null;
+      }
+      const out: RetryOnCondition[] = [];
+      items.forEach((h, i) => {
+        const v = r.oneOf<RetryOnCondition>(h, `${p}[${i}]`, RETRY_ON);
+        if (v === null) return;
+        if (out.includes(v)) r.error(h, `${p}[${i}]`, `'${v}' is listed twice`);
+        else out.push(v);
+      });
+      return out;
+    });
+    const codes = r.optional(m, 'retriable_status_codes', path, (g, p) => {
+      const items = r.list(g, p);
+      if (items === null) return null;
+      const out: number[] = [];
+      items.forEach((h, i) => {
+        const v = r.int(h, `${p}[${i}]`, 100, 599);
+        if (v === null) return;
+        if (out.includes(v)) r.error(h, `${p}[${i}]`, `${v} is listed twice`);
+        else out.push(v);
+      });
+      return out;
+    });
+    const backoff = r.optional(m, 'backoff', path, (g, p) => {
+      const bm = r.map(g, p, ['base', 'max']);
+      if (bm === null) return null;
+      const baseMs = r.required(bm, 'base', g, p, (h, q) => this.#duration(h, q, false));
+      const maxMs = r.optional(bm, 'max', p, (h, q) => this.#duration(h, q, false));
+      if (baseMs != null && maxMs != null && maxMs < baseMs) {
+        r.error(bm.get('max')!, `${p}.max`, 'must not be less than base');
+        return null;
+      }
+      return baseMs === null || maxMs === null ? null : { baseMs, maxMs: maxMs ?? null };
+    });
+    const preferOtherHosts = r.optional(m, 'prefer_other_hosts', path, (g, p) => r.bool(g, p));
+    if (retryOn && codes && codes.length > 0 && !retryOn.includes('retriable-status-codes')) {
+      r.error(m.get('retriable_status_codes')!, `${path}.retriable_status_codes`, "needs 'retriable-status-codes' in retry_on");
+    }
+    if (retryOn?.includes('retriable-status-codes') && (codes ?? []).length === 0) {
+      r.error(m.get('retry_on')!, `${path}.retry_on`, "'retriable-status-codes' needs retriable_status_codes");
+    }
+    if (r.errorCount !== before || attempts === null) return null;
+    const statusCodes = codes ?? [];
+    return {
+      attempts,
+      retryOn: retryOn ?? [...DEFAULT_RETRY_ON, ...(statusCodes.length > 0 ? (['retriable-status-codes'] as const) : [])],
+      perTryTimeoutMs: perTryTimeoutMs ?? null,
+      retriableStatusCodes: statusCodes,
+      backoff: backoff ?? null,
+      preferOtherHosts: preferOtherHosts ?? false,
+    };
+  }
+
+  #fault(f: Field, path: string): FaultPolicy | null {
+    const r = this.#r;
+    const m = r.map(f, path, ['delay', 'abort']);
+    if (m === null) return null;
+    if (m.size === 0) {
+      r.error(f, path, 'needs delay or abort');
+      return null;
+    }
+    const before = r.errorCount;
+    const delay = r.optional(m, 'delay', path, (g, p) => {
+      const dm = r.map(g, p, ['fixed', 'percent']);
+      if (dm === null) return null;
+      const fixedMs = r.required(dm, 'fixed', g, p, (h, q) => this.#duration(h, q, false));
+      const perMillion = r.required(dm, 'percent', g, p, (h, q) => this.#percent(h, q));
+      return fixedMs === null || perMillion === null ? null : { fixedMs, perMillion };
+    });
+    const abort = r.optional(m, 'abort', path, (g, p) => {
+      const am = r.map(g, p, ['http_status', 'grpc_status', 'percent']);
+      if (am === null) return null;
+      const httpStatus = r.optional(am, 'http_status', p, (h, q) => r.int(h, q, 200, 599));
+      const grpcStatus = r.optional(am, 'grpc_status', p, (h, q) => r.int(h, q, 0, 16));
+      const perMillion = r.required(am, 'percent', g, p, (h, q) => this.#percent(h, q));
+      if (am.has('http_status') === am.has('grpc_status')) {
+        r.error(g, p, am.has('http_status') ? 'has http_status and grpc_status; use one' : 'needs http_status or grpc_status');
+        return null;
+      }
+      if (httpStatus === null || grpcStatus === null || perMillion === null) return null;
+      return { httpStatus: httpStatus ?? null, grpcStatus: grpcStatus ?? null, perMillion };
+    });
+    if (r.errorCount !== before) return null;
+    return { delay: delay ?? null, abort: abort ?? null };
+  }
+
+  /** A percentage 0-100 with at most 4 decimals, as parts per million. */
+  #percent(f: Field, path: string): number | null {
+    const v = this.#r.number(f, path, 0, 100);
+    if (v === null) return null;
+    const ppm = Math.round(v * 10_000);
+    if (Math.abs(v * 10_000 - ppm) > 1e-6) {
+      this.#r.error(f, path, 'must have at most 4 decimals (the resolution is one in a million)');
+      return null;
+    }
+    return ppm;
   }
 
   #headerOps(f: Field, path: string): HeaderOps | null {

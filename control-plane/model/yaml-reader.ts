@@ -32,6 +32,14 @@ function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
+/** ` (did you mean 'x'?)` naming the nearest candidates (edit distance at most 2), else ''. */
+export function didYouMean(value: string, candidates: readonly string[]): string {
+  const dist = candidates.map((k) => editDistance(k.toLowerCase(), value.toLowerCase()));
+  const best = Math.min(...dist);
+  const near = best <= 2 ? candidates.filter((_, i) => dist[i] === best) : [];
+  return near.length > 0 ? ` (did you mean ${near.map((k) => `'${k}'`).join(' or ')}?)` : '';
+}
+
 export function joinPath(path: string, key: string | number): string {
   if (typeof key === 'number') return `${path}[${key}]`;
   return path === '' ? key : `${path}.${key}`;
@@ -185,10 +193,21 @@ export class YamlReader {
     return v;
   }
 
+  /** A number (integer or not) in [min, max]. */
+  number(f: Field, path: string, min: number, max: number): number | null {
+    const v = this.scalar(f);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+      this.error(f, path, `must be a number ${min}-${max}`);
+      return null;
+    }
+    return v;
+  }
+
   oneOf<T extends string>(f: Field, path: string, values: readonly T[]): T | null {
     const v = this.scalar(f);
     if (typeof v !== 'string' || !(values as readonly string[]).includes(v)) {
-      this.error(f, path, `must be one of ${values.join(', ')}`);
+      const hint = typeof v === 'string' ? didYouMean(v, values) : '';
+      this.error(f, path, `must be one of ${values.join(', ')}${hint}`);
       return null;
     }
     return v as T;

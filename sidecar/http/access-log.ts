@@ -26,6 +26,8 @@ export interface AccessLogEntry {
   /** 'address:port' of the endpoint used; '' when none. */
   readonly upstreamHost: string;
   readonly upstreamCluster: string;
+  /** Upstream attempts (1 + retries; 0 when none was made): Envoy's %UPSTREAM_REQUEST_ATTEMPT_COUNT%. */
+  readonly attemptCount: number;
   readonly bytesReceived: number;
   readonly bytesSent: number;
   readonly requestId: string;
@@ -85,7 +87,7 @@ function timePrefix(now: number): string {
 export function formatAccessLog(e: AccessLogEntry, now: number): string {
   const msec = now % 1000;
   const ust = e.upstreamServiceTimeMs;
-  return `${timePrefix(now)}${msec < 10 ? '00' : msec < 100 ? '0' : ''}${msec}Z","method":${jsonString(e.method)},"path":${jsonString(e.path)},"authority":${jsonString(e.authority)},"protocol":"${e.protocol}","status":${e.status},"duration_ms":${ms3(e.endMs - e.startMs)},"upstream_service_time_ms":${ust < 0 ? 'null' : ms3(ust)},"upstream_host":${jsonStringOrNull(e.upstreamHost)},"upstream_cluster":${jsonStringOrNull(e.upstreamCluster)},"bytes_received":${e.bytesReceived},"bytes_sent":${e.bytesSent},"request_id":${jsonStringOrNull(e.requestId)},"response_flags":${e.responseFlags === '' ? '"-"' : jsonString(e.responseFlags)},"err_code":${e.errCode === '' ? 'null' : `"${e.errCode}"`},"downstream_remote_address":${jsonString(e.downstreamRemoteAddress)},"user_agent":${jsonStringOrNull(e.userAgent)}}\n`;
+  return `${timePrefix(now)}${msec < 10 ? '00' : msec < 100 ? '0' : ''}${msec}Z","method":${jsonString(e.method)},"path":${jsonString(e.path)},"authority":${jsonString(e.authority)},"protocol":"${e.protocol}","status":${e.status},"duration_ms":${ms3(e.endMs - e.startMs)},"upstream_service_time_ms":${ust < 0 ? 'null' : ms3(ust)},"upstream_host":${jsonStringOrNull(e.upstreamHost)},"upstream_cluster":${jsonStringOrNull(e.upstreamCluster)},"upstream_attempts":${e.attemptCount},"bytes_received":${e.bytesReceived},"bytes_sent":${e.bytesSent},"request_id":${jsonStringOrNull(e.requestId)},"response_flags":${e.responseFlags === '' ? '"-"' : jsonString(e.responseFlags)},"err_code":${e.errCode === '' ? 'null' : `"${e.errCode}"`},"downstream_remote_address":${jsonString(e.downstreamRemoteAddress)},"user_agent":${jsonStringOrNull(e.userAgent)}}\n`;
 }
 
 /** Writes one access-log line for `e` to `sink` (null: access log off). */

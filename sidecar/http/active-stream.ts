@@ -1,20 +1,18 @@
-// ActiveStream: one request/response exchange on a downstream HTTP/1.1 connection (headers mutation, routing, encoding).
+// ActiveStream: the codec-independent part of one request/response exchange (header processing, routing,
+// the HTTP filter chain, local replies, stats and the access log). H1Stream and H2Stream add the encoding.
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
+import { WheelTimer, type TimerTarget, type TimerWheel } from '../../src/core/timer-wheel.js';
 import type { AccessLogSink } from '../../src/observability/logger.js';
 import type { Counter, Gauge } from '../../src/observability/stats.js';
 import type { HcmConfig, RouteConfigData } from '../../src/xds/resources/types.js';
 import type { RouteMatch, RouteTable, SidecarContext } from '../contracts.js';
 import { RouterFilter, type RouterShared } from '../router/router-filter.js';
 import { writeAccessLog, type AccessLogEntry } from './access-log.js';
-import type { StreamCallbacks } from './filter.js';
-import type { H1Message } from './h1/parser.js';
-import {
-  chunkHeader, CHUNKED_LINE, CLOSE_LINE, CONTINUE_100, CRLF, frameChunk, KEEP_ALIVE_LINE, LAST_CHUNK,
-  lastChunkWithTrailers, serializeResponseHead, SMALL_CHUNK,
-} from './h1/serializer.js';
+import { FilterStatus, type DecoderFilterCallbacks, type HttpFilter, type HttpFilterFactory, type StreamCallbacks } from './filter.js';
+import { httpToGrpcStatus, isGrpcContentType, parseGrpcTimeout } from './grpc.js';
 import { HeaderMap } from './header-map.js';
-import { LocalReplies, routeConfigMissing, serializeLocalReply, type LocalReply } from './local-reply.js';
+import { LocalReplies, routeConfigMissing, type LocalReply } from './local-reply.js';
 
 /** Pre-resolved `http.<stat_prefix>.` handles. */
 export interface HcmStats {
@@ -32,6 +30,18 @@ export interface HcmStats {
   readonly downstream_rq_idle_timeout: Counter;
   /** Requests not fully received within request_timeout. */
   readonly downstream_rq_timeout: Counter;
+  /** Streams reset by max_stream_duration. */
+  readonly downstream_rq_max_duration_reached: Counter;
+  /** HTTP/2 connections closed for rapid reset (Envoy's name). */
+  readonly downstream_rq_too_many_premature_resets: Counter;
+  /** HTTP/2 connections closed for a frame flood or an unread outbound queue. */
+  readonly downstream_cx_flood: Counter;
+}
+
+/** One configured HTTP filter of a filter chain: its factory and the state shared by its per-stream filters. */
+export interface HttpFilterInstance {
+  readonly factory: HttpFilterFactory;
+  readonly shared: unknown;
 }
 
 /** Everything one connection manager's connections share (built once per filter chain). */
@@ -45,24 +55,23 @@ export interface HcmShared {
   readonly bufferLimitBytes: number;
   /** Where access-log lines go (resolved once from ctx.accessLogger); null = off. */
   readonly accessLog: AccessLogSink | null;
+  /** http_filters before the router, in order; empty when none (then streams skip the filter manager). */
+  readonly httpFilters: readonly HttpFilterInstance[];
+  readonly wheel: TimerWheel;
 }
 
-/** The connection side of a stream (implemented by HttpConnection). */
-export interface StreamOwner {
-  readonly shared: HcmShared;
-  readonly draining: boolean;
-  readonly peerAddress: string;
-  readonly scheme: string;
-  write(data: Buffer | string, cork: boolean): boolean;
-  readDisable(disable: boolean): void;
-  onStreamDone(stream: ActiveStream): void;
-  /** Stream activity (a response head or body chunk went out): pushes the stream idle timeout back. */
-  touch(): void;
-  /** The route's idle_timeout replaces the HCM stream_idle_timeout for this stream (0 disables). */
-  setStreamIdleTimeout(ms: number): void;
-  enterTunnel(stream: ActiveStream, upstream: Socket, upstreamPending: Buffer | null): void;
-  /** Closes the connection now (stream reset after the response started). */
-  abort(): void;
+/** The request head as a codec hands it over. */
+export interface RequestHead {
+  readonly method: string;
+  readonly path: string;
+  /** Host / :authority, lower-cased. */
+  readonly authority: string;
+  readonly headers: HeaderMap;
+  /** 'HTTP/1.0', 'HTTP/1.1' or 'HTTP/2'. */
+  readonly protocol: string;
+  /** No body follows the head. */
+  readonly bodyless: boolean;
+  readonly expectContinue: boolean;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -75,18 +84,20 @@ export function countStatus(stats: HcmStats, status: number): void {
   else stats.downstream_rq_5xx.inc();
 }
 
-/** Owns one request: header processing, route lookup, the router filter, and response encoding with framing. */
-export class ActiveStream implements StreamCallbacks, AccessLogEntry {
-  readonly #owner: StreamOwner;
+/**
+ * Owns one request independent of the codec: header processing, route lookup, the HTTP filter chain (with
+ * buffering while a filter holds the request), the router, max_stream_duration, local replies (gRPC-aware),
+ * stats and the access log. Subclasses encode the response for their codec.
+ */
+export abstract class ActiveStream implements StreamCallbacks, DecoderFilterCallbacks, AccessLogEntry, TimerTarget {
+  protected readonly shared: HcmShared;
   readonly headers: HeaderMap;
   readonly method: string;
   path: string;
   readonly authority: string;
   readonly protocol: string;
-  readonly versionMinor: number;
-  readonly requestChunked: boolean;
-  readonly requestContentLength: number;
   readonly expectContinue: boolean;
+  readonly isGrpc: boolean;
   upgradeType: string;
   route: RouteMatch | null;
   routeConfig: RouteConfigData | null;
@@ -109,30 +120,33 @@ export class ActiveStream implements StreamCallbacks, AccessLogEntry {
   requestComplete: boolean;
   responseStarted: boolean;
   responseComplete: boolean;
-  /** Close the connection after this response. */
-  closeAfter: boolean;
-  tunnel: boolean;
-  #chunkedResponse: boolean;
-  #suppressBody: boolean;
-  #sent100: boolean;
+  deadlineMs: number;
+  attemptCount: number;
   #router: RouterFilter | null;
   #finished: boolean;
+  // filter manager (null when the chain has no filters before the router)
+  #filters: HttpFilter[] | null;
+  /** Index of the filter holding the request (StopIteration), -1 when none. */
+  #stoppedAt: number;
+  #heldData: Buffer[] | null;
+  #heldEnd: boolean;
+  #heldTrailers: HeaderMap | null;
+  #durationTimer: WheelTimer | null;
+  #heldPaused: boolean;
 
-  constructor(owner: StreamOwner, msg: H1Message) {
-    this.#owner = owner;
-    this.headers = msg.headers;
-    this.method = msg.method;
-    this.path = msg.path;
-    this.authority = msg.host;
-    this.versionMinor = msg.versionMinor;
-    this.protocol = msg.versionMinor === 1 ? 'HTTP/1.1' : 'HTTP/1.0';
-    this.requestChunked = msg.chunked;
-    this.requestContentLength = msg.contentLength;
-    this.expectContinue = msg.expectContinue;
+  constructor(shared: HcmShared, head: RequestHead, peerAddress: string, scheme: string) {
+    this.shared = shared;
+    this.headers = head.headers;
+    this.method = head.method;
+    this.path = head.path;
+    this.authority = head.authority;
+    this.protocol = head.protocol;
+    this.expectContinue = head.expectContinue;
+    this.isGrpc = isGrpcContentType(head.headers.get('content-type'));
     this.upgradeType = '';
     this.route = null;
     this.routeConfig = null;
-    this.scheme = owner.scheme;
+    this.scheme = scheme;
     this.status = 0;
     this.startMs = performance.now();
     this.endMs = 0;
@@ -144,32 +158,34 @@ export class ActiveStream implements StreamCallbacks, AccessLogEntry {
     this.requestId = '';
     this.responseFlags = '';
     this.errCode = '';
-    this.downstreamRemoteAddress = owner.peerAddress;
-    this.userAgent = msg.headers.get('user-agent') ?? '';
-    this.requestComplete = msg.bodyless;
+    this.downstreamRemoteAddress = peerAddress;
+    this.userAgent = head.headers.get('user-agent') ?? '';
+    this.requestComplete = head.bodyless;
     this.responseStarted = false;
     this.responseComplete = false;
-    this.closeAfter = !msg.keepAlive || owner.draining;
-    this.tunnel = false;
-    this.#chunkedResponse = false;
-    this.#suppressBody = false;
-    this.#sent100 = false;
+    this.deadlineMs = 0;
+    this.attemptCount = 0;
     this.#router = null;
     this.#finished = false;
+    this.#filters = null;
+    this.#stoppedAt = -1;
+    this.#heldData = null;
+    this.#heldEnd = false;
+    this.#heldTrailers = null;
+    this.#durationTimer = null;
+    this.#heldPaused = false;
   }
 
-  /** Runs the request head through the HCM's header processing, route lookup and the router. */
-  start(msg: H1Message): void {
-    const sh = this.#owner.shared;
+  /** The route's idle_timeout replaces the HCM stream_idle_timeout for this stream (0 disables). */
+  protected abstract setStreamIdleTimeout(ms: number): void;
+  /** Writes a generated (non-gRPC) response; the response has not started. */
+  protected abstract encodeLocalReply(reply: LocalReply, headers: HeaderMap | null): void;
+
+  /** Header processing, route lookup, then the filter chain and the router. `upgradeValue` = allowed-or-not upgrade asked for ('' none). */
+  protected startStream(upgradeValue: string): void {
+    const sh = this.shared;
     const cfg = sh.config;
-    if (this.versionMinor === 0 && !cfg.acceptHttp10) {
-      this.sendLocalReply(LocalReplies.http10NotAccepted, null);
-      return;
-    }
     const h = this.headers;
-    const upgradeValue = msg.upgrade ? (h.get('upgrade') ?? '').toLowerCase() : '';
-    stripRequestHopByHop(h);
-    if (this.expectContinue) h.remove('expect');
     if (cfg.normalizePath || cfg.mergeSlashes) {
       this.path = normalizePath(this.path, cfg.normalizePath, cfg.mergeSlashes);
     }
@@ -188,98 +204,116 @@ export class ActiveStream implements StreamCallbacks, AccessLogEntry {
     }
     this.route = route;
     const ra = route.route.action;
-    if (ra.kind === 'route' && ra.idleTimeoutMs !== null) this.#owner.setStreamIdleTimeout(ra.idleTimeoutMs);
+    if (ra.kind === 'route' && ra.idleTimeoutMs !== null) this.setStreamIdleTimeout(ra.idleTimeoutMs);
+    let maxDuration = ra.kind === 'route' && ra.maxStreamDurationMs !== null ? ra.maxStreamDurationMs : cfg.maxStreamDurationMs;
+    // max_stream_duration.grpc_timeout_header_max: the client's grpc-timeout becomes the stream's deadline (capped, less the offset).
+    if (this.isGrpc && ra.kind === 'route' && ra.grpcTimeoutHeaderMaxMs !== null) {
+      const t = parseGrpcTimeout(h.get('grpc-timeout'));
+      if (t > 0) {
+        const capped = ra.grpcTimeoutHeaderMaxMs > 0 ? Math.min(t, ra.grpcTimeoutHeaderMaxMs) : t;
+        maxDuration = Math.max(1, capped - ra.grpcTimeoutHeaderOffsetMs);
+      }
+    }
+    if (maxDuration > 0) {
+      this.deadlineMs = this.startMs + maxDuration;
+      this.#durationTimer = new WheelTimer(this);
+      sh.wheel.schedule(this.#durationTimer, maxDuration);
+    }
     if (upgradeValue !== '') {
-      const a = ra;
-      const allowed = (a.kind === 'route' && a.upgradeTypes !== null ? a.upgradeTypes : cfg.upgradeTypes).includes(upgradeValue);
+      const allowed = (ra.kind === 'route' && ra.upgradeTypes !== null ? ra.upgradeTypes : cfg.upgradeTypes).includes(upgradeValue);
       if (allowed) {
         this.upgradeType = upgradeValue;
         h.add('upgrade', upgradeValue);
       }
     }
-    const r = new RouterFilter(sh.router, this);
-    this.#router = r;
-    r.onRequestHeaders(h, this.requestComplete);
+    this.#router = new RouterFilter(sh.router, this);
+    const factories = sh.httpFilters;
+    if (factories.length === 0) {
+      this.#router.onRequestHeaders(h, this.requestComplete);
+      return;
+    }
+    const filters: HttpFilter[] = [];
+    for (let i = 0; i < factories.length; i++) filters.push(factories[i]!.factory.createFilter(factories[i]!.shared, this));
+    this.#filters = filters;
+    this.#runHeaders(0);
   }
 
-  decodeData(chunk: Buffer): void {
+  decodeData(chunk: Buffer, endStream: boolean): void {
     this.bytesReceived += chunk.length;
-    if (this.#router !== null && !this.responseComplete) this.#router.onRequestData(chunk, false);
+    if (endStream) this.requestComplete = true;
+    if (this.responseComplete) return;
+    if (this.#filters === null) {
+      this.#router?.onRequestData(chunk, endStream);
+      return;
+    }
+    if (this.#stoppedAt !== -1) {
+      this.#hold(chunk, endStream);
+      return;
+    }
+    this.#runData(0, chunk, endStream);
   }
 
   endRequest(trailers: HeaderMap | null): void {
     this.requestComplete = true;
-    const r = this.#router;
-    if (r !== null && !this.responseComplete) {
-      if (trailers !== null) r.onRequestTrailers(trailers);
-      else r.onRequestData(EMPTY, true);
+    if (this.responseComplete) return;
+    if (this.#filters !== null) {
+      if (this.#stoppedAt !== -1) {
+        if (trailers !== null) this.#heldTrailers = trailers;
+        else this.#heldEnd = true;
+        return;
+      }
+      if (trailers !== null) this.#runTrailers(0, trailers);
+      else this.#runData(0, EMPTY, true);
+      return;
     }
+    const r = this.#router;
+    if (r === null) return;
+    if (trailers !== null) r.onRequestTrailers(trailers);
+    else r.onRequestData(EMPTY, true);
   }
 
   onDownstreamDrain(): void {
     this.#router?.onDownstreamDrain();
   }
 
-  // StreamCallbacks
+  // DecoderFilterCallbacks
 
-  encodeHeaders(status: number, headers: HeaderMap, endStream: boolean): void {
-    this.responseStarted = true;
-    this.status = status;
-    const cfg = this.#owner.shared.config;
-    stripResponseHopByHop(headers);
-    if (cfg.via !== '') appendList(headers, 'via', cfg.via);
-    headers.set('server', cfg.serverName);
-    if (this.#owner.draining) this.closeAfter = true;
-    let extra = '';
-    const noBody = endStream || this.method === 'HEAD';
-    if (!noBody && !headers.has('content-length')) {
-      if (this.versionMinor === 1) {
-        this.#chunkedResponse = true;
-        extra = CHUNKED_LINE;
-      } else {
-        this.closeAfter = true; // close-delimited body for an HTTP/1.0 client
+  continueDecoding(): void {
+    const at = this.#stoppedAt;
+    if (at === -1 || this.responseComplete) return;
+    this.#stoppedAt = -1;
+    if (!this.#runHeaders(at + 1)) return;
+    const data = this.#heldData;
+    this.#heldData = null;
+    const end = this.#heldEnd;
+    const trailers = this.#heldTrailers;
+    this.#heldTrailers = null;
+    if (data !== null) {
+      for (let i = 0; i < data.length; i++) {
+        const last = i === data.length - 1 && end && trailers === null;
+        if (!this.#runData(0, data[i]!, last)) return;
       }
+    } else if (end && trailers === null) {
+      if (!this.#runData(0, EMPTY, true)) return;
     }
-    this.#suppressBody = noBody;
-    if (this.closeAfter) extra += CLOSE_LINE;
-    else if (this.versionMinor === 0) extra += KEEP_ALIVE_LINE;
-    const head = serializeResponseHead(status, headers, extra);
-    const o = this.#owner;
-    o.touch();
-    o.write(head, !endStream);
-    if (endStream) this.#responseDone();
-  }
-
-  encodeData(chunk: Buffer, endStream: boolean): boolean {
-    let ok = true;
-    if (!this.#suppressBody) {
-      const n = chunk.length;
-      this.bytesSent += n;
-      const o = this.#owner;
-      o.touch();
-      if (this.#chunkedResponse) {
-        if (n > 0) {
-          if (n <= SMALL_CHUNK) ok = o.write(frameChunk(chunk), false);
-          else {
-            o.write(chunkHeader(n), true);
-            o.write(chunk, true);
-            ok = o.write(CRLF, true);
-          }
-        }
-        if (endStream) ok = o.write(LAST_CHUNK, false);
-      } else if (n > 0) {
-        ok = o.write(chunk, false);
-      }
+    if (trailers !== null) this.#runTrailers(0, trailers);
+    if (this.#heldPaused && this.#stoppedAt === -1) {
+      this.#heldPaused = false;
+      this.readDisable(false);
     }
-    if (endStream) this.#responseDone();
-    return ok;
   }
 
-  encodeTrailers(trailers: HeaderMap): void {
-    if (this.#chunkedResponse && !this.#suppressBody) this.#owner.write(lastChunkWithTrailers(trailers), false);
-    this.#responseDone();
-  }
+  // StreamCallbacks (codec-specific ones are abstract)
 
+  abstract encodeHeaders(status: number, headers: HeaderMap, endStream: boolean): void;
+  abstract encodeData(chunk: Buffer, endStream: boolean): boolean;
+  abstract encodeTrailers(trailers: HeaderMap): void;
+  abstract continueRequest(): void;
+  abstract readDisable(disable: boolean): void;
+  abstract upgradeTo(status: number, headers: HeaderMap, upstream: Socket, upstreamPending: Buffer | null): void;
+  abstract resetStream(flag: string): void;
+
+  /** A generated response; gRPC requests get a trailers-only response carrying grpc-status and grpc-message. */
   sendLocalReply(reply: LocalReply, headers: HeaderMap | null): void {
     if (this.responseStarted) {
       this.resetStream(reply.flag);
@@ -287,46 +321,15 @@ export class ActiveStream implements StreamCallbacks, AccessLogEntry {
     }
     this.addResponseFlag(reply.flag);
     this.errCode = reply.code;
-    if (!this.requestComplete) this.closeAfter = true; // the rest of the request body will not be read
-    const head = this.method === 'HEAD';
-    if (this.#owner.draining) this.closeAfter = true;
-    this.responseStarted = true;
-    this.status = reply.status;
-    this.bytesSent += head ? 0 : reply.body.length;
-    const extra = this.closeAfter ? CLOSE_LINE : this.versionMinor === 0 ? KEEP_ALIVE_LINE : '';
-    this.#owner.write(serializeLocalReply(reply, this.#owner.shared.config.serverName, headers, extra, head), false);
-    this.#responseDone();
-  }
-
-  continueRequest(): void {
-    if (!this.expectContinue || this.#sent100 || this.requestComplete || this.responseStarted) return;
-    this.#sent100 = true;
-    this.#owner.write(CONTINUE_100, false);
-  }
-
-  readDisable(disable: boolean): void {
-    this.#owner.readDisable(disable);
-  }
-
-  upgradeTo(status: number, headers: HeaderMap, upstream: Socket, upstreamPending: Buffer | null): void {
-    this.responseStarted = true;
-    this.responseComplete = true;
-    this.status = status;
-    const upgrade = headers.get('upgrade') ?? this.upgradeType;
-    stripResponseHopByHop(headers);
-    const cfg = this.#owner.shared.config;
-    if (cfg.via !== '') appendList(headers, 'via', cfg.via);
-    headers.add('upgrade', upgrade);
-    headers.add('connection', 'upgrade');
-    this.tunnel = true;
-    this.#owner.write(serializeResponseHead(status, headers, ''), false);
-    this.#owner.enterTunnel(this, upstream, upstreamPending);
-  }
-
-  resetStream(flag: string): void {
-    this.addResponseFlag(flag);
-    this.responseComplete = true;
-    this.#owner.abort();
+    if (!this.isGrpc) {
+      this.encodeLocalReply(reply, headers);
+      return;
+    }
+    const h = headers ?? new HeaderMap();
+    h.set('content-type', 'application/grpc');
+    h.set('grpc-status', String(reply.grpcStatus ?? httpToGrpcStatus(reply.status)));
+    h.set('grpc-message', encodeURIComponent(reply.body.toString('latin1')));
+    this.encodeHeaders(200, h, true);
   }
 
   setUpstream(host: string, cluster: string): void {
@@ -344,31 +347,107 @@ export class ActiveStream implements StreamCallbacks, AccessLogEntry {
     else if (!this.responseFlags.split(',').includes(flag)) this.responseFlags += `,${flag}`;
   }
 
-  /** Ends the stream once (response done, or connection gone): router teardown, stats, access log. */
+  // TimerTarget: max_stream_duration
+
+  onTimer(_t: WheelTimer): void {
+    if (this.responseComplete) return;
+    this.shared.stats.downstream_rq_max_duration_reached.inc();
+    this.sendLocalReply(LocalReplies.streamDurationTimeout, null);
+  }
+
+  /** Ends the stream once (response done, or connection gone): filter and router teardown, stats, access log. */
   finish(): void {
     if (this.#finished) return;
     this.#finished = true;
     if (!this.responseComplete) this.addResponseFlag('DC');
+    if (this.#durationTimer !== null) this.shared.wheel.cancel(this.#durationTimer);
+    const f = this.#filters;
+    if (f !== null) for (let i = 0; i < f.length; i++) f[i]!.onDestroy();
     const r = this.#router;
     this.#router = null;
     r?.onDestroy();
-    const sh = this.#owner.shared;
+    const sh = this.shared;
     sh.stats.downstream_rq_active.dec();
     if (this.status !== 0) countStatus(sh.stats, this.status);
     this.endMs = performance.now();
     writeAccessLog(sh.accessLog, this);
   }
 
-  #responseDone(): void {
-    if (this.responseComplete) return;
-    this.responseComplete = true;
-    // Response before the request was fully read: the connection cannot carry another request.
-    if (!this.requestComplete) this.closeAfter = true;
-    this.#owner.onStreamDone(this);
+  /** Response headers pass the filters (in reverse order, as Envoy's encoder filters); they cannot stop the response yet. */
+  protected encodeFilters(headers: HeaderMap, endStream: boolean): void {
+    const f = this.#filters;
+    if (f === null) return;
+    for (let i = f.length - 1; i >= 0; i--) f[i]!.onResponseHeaders(headers, endStream);
   }
 
+  // ---- filter manager ----
+
+  /** Runs request headers from filter `from`; false when a filter stopped (or ended) the stream. */
+  #runHeaders(from: number): boolean {
+    const f = this.#filters!;
+    const h = this.headers;
+    const end = this.requestComplete && this.#heldData === null && !this.#heldEnd && this.#heldTrailers === null;
+    for (let i = from; i < f.length; i++) {
+      if (f[i]!.onRequestHeaders(h, end) === FilterStatus.StopIteration) {
+        if (!this.responseStarted) this.#stoppedAt = i;
+        return false;
+      }
+      if (this.responseStarted) return false;
+    }
+    this.#router?.onRequestHeaders(h, end);
+    return true;
+  }
+
+  #runData(from: number, chunk: Buffer, endStream: boolean): boolean {
+    const f = this.#filters!;
+    for (let i = from; i < f.length; i++) {
+      if (f[i]!.onRequestData(chunk, endStream) === FilterStatus.StopIteration) {
+        if (!this.responseStarted) {
+          this.#stoppedAt = i;
+          this.#hold(chunk, endStream);
+        }
+        return false;
+      }
+      if (this.responseStarted) return false;
+    }
+    this.#router?.onRequestData(chunk, endStream);
+    return true;
+  }
+
+  #runTrailers(from: number, trailers: HeaderMap): void {
+    const f = this.#filters!;
+    for (let i = from; i < f.length; i++) {
+      if (f[i]!.onRequestTrailers(trailers) === FilterStatus.StopIteration) {
+        if (!this.responseStarted) {
+          this.#stoppedAt = i;
+          this.#heldTrailers = trailers;
+        }
+        return;
+      }
+      if (this.responseStarted) return;
+    }
+    this.#router?.onRequestTrailers(trailers);
+  }
+
+  /** Buffers request body while a filter holds the stream; reads pause past the buffer limit. */
+  #hold(chunk: Buffer, endStream: boolean): void {
+    if (chunk.length > 0) {
+      const held = (this.#heldData ??= []);
+      held.push(chunk);
+      let n = 0;
+      for (let i = 0; i < held.length; i++) n += held[i]!.length;
+      if (n > this.shared.bufferLimitBytes && !this.#heldPaused) {
+        this.#heldPaused = true;
+        this.readDisable(true);
+      }
+    }
+    if (endStream) this.#heldEnd = true;
+  }
+
+  // ---- request header processing ----
+
   #mutateRequestHeaders(h: HeaderMap, cfg: HcmConfig): void {
-    const peer = this.#owner.peerAddress;
+    const peer = this.downstreamRemoteAddress;
     const xff = h.getJoined('x-forwarded-for');
     // Trusted client address per Envoy's XFF rules (use_remote_address + xff_num_trusted_hops).
     const n = cfg.xffNumTrustedHops;
@@ -391,7 +470,7 @@ export class ActiveStream implements StreamCallbacks, AccessLogEntry {
 }
 
 /** Appends `value` to a comma-list header (one field). */
-function appendList(h: HeaderMap, name: string, value: string): void {
+export function appendList(h: HeaderMap, name: string, value: string): void {
   const cur = h.getJoined(name);
   h.set(name, cur === undefined ? value : `${cur}, ${value}`);
 }

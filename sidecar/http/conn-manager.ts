@@ -1,4 +1,5 @@
-// envoy.filters.network.http_connection_manager for HTTP/1.1: owns the codec and one ActiveStream per request.
+// envoy.filters.network.http_connection_manager: picks the codec per connection (codec_type, AUTO by preface);
+// HttpConnection here is the HTTP/1.1 side (one H1Stream at a time), H2Connection (h2/) the HTTP/2 side.
 import type { Socket } from 'node:net';
 import type { ErrorCode } from '../../src/core/errors.js';
 import { sharedTimerWheel, WheelTimer, type TimerTarget, type TimerWheel } from '../../src/core/timer-wheel.js';
@@ -7,7 +8,10 @@ import type { HcmConfig } from '../../src/xds/resources/types.js';
 import type { ConnectionHandler, NetworkFilterChain, SidecarContext } from '../contracts.js';
 import { createRouterShared } from '../router/router-filter.js';
 import { writeAccessLog } from './access-log.js';
-import { ActiveStream, countStatus, type HcmShared, type HcmStats, type StreamOwner } from './active-stream.js';
+import { countStatus, type HcmShared, type HcmStats, type HttpFilterInstance } from './active-stream.js';
+import { H1Stream, type H1StreamOwner } from './h1/h1-stream.js';
+import { createH2Codec, type H2Codec } from './h2/h2-connection.js';
+import { httpFilterFactories } from '../filters/index.js';
 import { H1Parser, ParserKind, type H1Message, type H1ParserHandler, type H1ParserLimits } from './h1/parser.js';
 import { CLOSE_LINE, joinHeadAndBody } from './h1/serializer.js';
 import type { HeaderMap } from './header-map.js';
@@ -42,6 +46,9 @@ export function createHttpConnectionManager(config: HcmConfig, ctx: SidecarConte
     downstream_rq_5xx: s.counter(`${p}downstream_rq_5xx`),
     downstream_rq_idle_timeout: s.counter(`${p}downstream_rq_idle_timeout`),
     downstream_rq_timeout: s.counter(`${p}downstream_rq_timeout`),
+    downstream_rq_max_duration_reached: s.counter(`${p}downstream_rq_max_duration_reached`),
+    downstream_rq_too_many_premature_resets: s.counter(`${p}downstream_rq_too_many_premature_resets`),
+    downstream_cx_flood: s.counter(`${p}downstream_cx_flood`),
   });
   const bufferLimitBytes = opts.bufferLimitBytes ?? DEFAULT_BUFFER_LIMIT;
   const wheel = opts.wheel ?? sharedTimerWheel;
@@ -49,22 +56,42 @@ export function createHttpConnectionManager(config: HcmConfig, ctx: SidecarConte
     config,
     ctx,
     stats,
-    router: createRouterShared(ctx.clusters, bufferLimitBytes, wheel),
+    router: createRouterShared(ctx, bufferLimitBytes, wheel),
     staticRoutes: config.routeConfig !== null ? ctx.compileRouteTable(config.routeConfig) : null,
     bufferLimitBytes,
     accessLog: accessLogSinkOf(ctx.accessLogger),
+    httpFilters: filterInstances(config, ctx),
+    wheel,
   });
   const limits: H1ParserLimits = Object.freeze({
     maxRequestTargetBytes: opts.maxRequestTargetBytes ?? 8192,
     maxHeaderBytes: config.maxRequestHeadersKb * 1024,
     maxHeadersCount: config.maxHeadersCount,
   });
+  const codec = config.codecType;
+  const h2: H2Codec | null = codec === 'HTTP1' ? null : createH2Codec(shared);
   return {
     onConnection(socket: Socket): ConnectionHandler {
-      return new HttpConnection(shared, limits, wheel, socket);
+      if (h2 !== null && codec === 'HTTP2') return h2.onConnection(socket, false);
+      return new HttpConnection(shared, limits, wheel, socket, h2);
     },
   };
 }
+
+/** The HCM's http_filters (router excluded) as factories with their per-chain shared state. */
+function filterInstances(config: HcmConfig, ctx: SidecarContext): HttpFilterInstance[] {
+  if (config.httpFilters.length === 0) return [];
+  const factories = httpFilterFactories();
+  return config.httpFilters.map((f) => {
+    const factory = factories.get(f.typeUrl);
+    // The xDS validator only accepts filters with a registered config validator; each has a factory.
+    if (factory === undefined) throw new Error(`HTTP filter ${f.name} (${f.typeUrl}) has no factory`);
+    return { factory, shared: factory.createShared(f.config, ctx.stats, config.statPrefix) };
+  });
+}
+
+/** The HTTP/2 connection preface (RFC 9113 §3.4): codec_type AUTO switches a connection that starts with it to HTTP/2. */
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
 const T_IDLE = 0;
 const T_HEADERS = 1;
@@ -77,7 +104,7 @@ const T_REQUEST = 4;
 const COMBINE_MAX = 4 * 1024;
 
 /** One downstream connection: socket, request parser, the current stream, timers, drain and tunnel state. */
-class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler, TimerTarget {
+class HttpConnection implements ConnectionHandler, H1StreamOwner, H1ParserHandler, TimerTarget {
   readonly shared: HcmShared;
   draining: boolean;
   readonly peerAddress: string;
@@ -94,7 +121,7 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
   #pendingHead: string | null;
   #flushScheduled: boolean;
   readonly #flushTick: () => void;
-  #stream: ActiveStream | null;
+  #stream: H1Stream | null;
   #closing: boolean;
   #closed: boolean;
   #streamReadDisabled: boolean;
@@ -105,8 +132,13 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
   readonly #onDrain: () => void;
   readonly #onEnd: () => void;
   readonly #onClose: () => void;
+  /** codec_type AUTO: the HTTP/2 codec to hand the socket to if it starts with the preface; null once decided. */
+  #h2: H2Codec | null;
+  #sniffed: Buffer | null;
+  /** The HTTP/2 connection this one became (drain/close go there). */
+  #becameH2: ConnectionHandler | null;
 
-  constructor(shared: HcmShared, limits: H1ParserLimits, wheel: TimerWheel, socket: Socket) {
+  constructor(shared: HcmShared, limits: H1ParserLimits, wheel: TimerWheel, socket: Socket, h2: H2Codec | null) {
     this.shared = shared;
     this.draining = false;
     const ra = socket.remoteAddress ?? '';
@@ -132,6 +164,9 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
     this.#onDrain = () => this.#stream?.onDownstreamDrain();
     this.#onEnd = () => this.#peerEnded();
     this.#onClose = () => this.#closedEvent();
+    this.#h2 = h2;
+    this.#sniffed = null;
+    this.#becameH2 = null;
     socket.setNoDelay(true);
     socket.on('data', this.#onData);
     socket.on('drain', this.#onDrain);
@@ -146,6 +181,10 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
   // ConnectionHandler
 
   drain(): void {
+    if (this.#becameH2 !== null) {
+      this.#becameH2.drain();
+      return;
+    }
     if (this.draining) return;
     this.draining = true;
     const s = this.#stream;
@@ -154,10 +193,11 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
   }
 
   close(): void {
-    this.abort();
+    if (this.#becameH2 !== null) this.#becameH2.close();
+    else this.abort();
   }
 
-  // StreamOwner
+  // H1StreamOwner
 
   write(data: Buffer | string, cork: boolean): boolean {
     if (this.#closed) return false;
@@ -202,7 +242,7 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
     this.#applyReadState();
   }
 
-  onStreamDone(stream: ActiveStream): void {
+  onStreamDone(stream: H1Stream): void {
     if (this.#stream !== stream) return;
     this.#stream = null;
     if (this.#requestTimer !== null) this.#wheel.cancel(this.#requestTimer);
@@ -218,7 +258,7 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
     this.#applyReadState();
   }
 
-  enterTunnel(stream: ActiveStream, upstream: Socket, upstreamPending: Buffer | null): void {
+  enterTunnel(stream: H1Stream, upstream: Socket, upstreamPending: Buffer | null): void {
     const down = this.#socket;
     this.#flushPending();
     this.#wheel.cancel(this.#timer);
@@ -283,13 +323,13 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
     if (this.#requestTimer !== null && !msg.bodyless) this.#wheel.schedule(this.#requestTimer, cfg.requestTimeoutMs);
     sh.stats.downstream_rq_total.inc();
     sh.stats.downstream_rq_active.inc();
-    const s = new ActiveStream(this, msg);
+    const s = new H1Stream(this, msg);
     this.#stream = s;
     s.start(msg);
   }
 
   onBody(chunk: Buffer): void {
-    this.#stream?.decodeData(chunk);
+    this.#stream?.decodeData(chunk, false);
   }
 
   onMessageComplete(trailers: HeaderMap | null): void {
@@ -393,6 +433,7 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
   }
 
   #data(b: Buffer): void {
+    if (this.#h2 !== null && this.#sniff(b)) return;
     if (this.#stream !== null) {
       if (this.#streamIdleMs > 0) this.#wheel.touch(this.#timer, this.#streamIdleMs);
     } else if (this.#timer.kind !== T_HEADERS && !this.#closing) {
@@ -408,6 +449,42 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
       this.#backlogPaused = true;
       this.#applyReadState();
     }
+  }
+
+  /** AUTO: true while the bytes so far may still be the HTTP/2 preface (held) or once the socket went to HTTP/2. */
+  #sniff(b: Buffer): boolean {
+    const buf = this.#sniffed === null ? b : Buffer.concat([this.#sniffed, b]);
+    const n = Math.min(buf.length, H2_PREFACE.length);
+    if (buf.compare(H2_PREFACE, 0, n, 0, n) !== 0) {
+      // HTTP/1.1: parse what was held back, then carry on without sniffing.
+      this.#h2 = null;
+      if (this.#sniffed !== null) {
+        this.#sniffed = null;
+        this.#data(buf.subarray(0, buf.length - b.length));
+      }
+      return false;
+    }
+    if (buf.length < H2_PREFACE.length) {
+      this.#sniffed = buf;
+      return true;
+    }
+    const h2 = this.#h2!;
+    this.#h2 = null;
+    this.#sniffed = null;
+    const s = this.#socket;
+    this.#wheel.cancel(this.#timer);
+    if (this.#requestTimer !== null) this.#wheel.cancel(this.#requestTimer);
+    this.#parser.kill();
+    s.removeListener('data', this.#onData);
+    s.removeListener('drain', this.#onDrain);
+    s.removeListener('end', this.#onEnd);
+    s.removeListener('close', this.#onClose);
+    this.#closed = true;
+    this.shared.stats.downstream_cx_active.dec();
+    s.pause();
+    s.unshift(buf);
+    this.#becameH2 = h2.onConnection(s, true);
+    return true;
   }
 
   #applyReadState(): void {
@@ -442,6 +519,7 @@ class HttpConnection implements ConnectionHandler, StreamOwner, H1ParserHandler,
       upstreamServiceTimeMs: -1,
       upstreamHost: '',
       upstreamCluster: '',
+      attemptCount: 0,
       bytesReceived: 0,
       bytesSent: reply.body.length,
       requestId: '',

@@ -20,6 +20,36 @@ export interface HttpFilter {
   onDestroy(): void;
 }
 
+/**
+ * What a non-terminal (decoder) filter may do with its stream. Filters run in http_filters order before the
+ * router; one returning StopIteration from a request callback holds the rest of the request (headers, body
+ * and trailers are buffered by the stream) until it calls continueDecoding() or sendLocalReply().
+ */
+export interface DecoderFilterCallbacks {
+  readonly route: RouteMatch | null;
+  readonly method: string;
+  readonly path: string;
+  readonly authority: string;
+  /** The request is gRPC (content-type application/grpc*): local replies become trailers-only gRPC responses. */
+  readonly isGrpc: boolean;
+  /** Resumes the filter chain after StopIteration. */
+  continueDecoding(): void;
+  /** Ends the stream with a generated response; for gRPC requests the status maps to grpc-status. */
+  sendLocalReply(reply: LocalReply, headers: HeaderMap | null): void;
+  addResponseFlag(flag: string): void;
+}
+
+/** A registered HTTP filter extension: validated config in, one filter per stream out (STYLE §2). */
+export interface HttpFilterFactory<C = unknown> {
+  /** Envoy's extension name, e.g. envoy.filters.http.fault. */
+  readonly name: string;
+  /** The typed_config type URL it accepts. */
+  readonly typeUrl: string;
+  /** Per-filter-chain shared state built once from the validated config (stats, counters). */
+  createShared(config: C, stats: import('../../src/observability/stats.js').StatsStore, statPrefix: string): unknown;
+  createFilter(shared: unknown, cb: DecoderFilterCallbacks): HttpFilter;
+}
+
 /** What the connection manager's stream offers to its filters (bound once per stream). */
 export interface StreamCallbacks {
   readonly route: RouteMatch | null;
@@ -32,9 +62,16 @@ export interface StreamCallbacks {
   readonly authority: string;
   /** 'http' or 'https' of the downstream connection. */
   readonly scheme: string;
-  /** Request body framing from downstream: chunked, or Content-Length (-1 none). */
-  readonly requestChunked: boolean;
-  readonly requestContentLength: number;
+  /** 'HTTP/1.0', 'HTTP/1.1' or 'HTTP/2' of the downstream request. */
+  readonly protocol: string;
+  /** The client address (after XFF trust rules), for hash policies. */
+  readonly downstreamRemoteAddress: string;
+  /** The request is gRPC (content-type application/grpc*). */
+  readonly isGrpc: boolean;
+  /** performance.now() deadline from max_stream_duration / grpc-timeout; 0 = none (propagated as grpc-timeout). */
+  readonly deadlineMs: number;
+  /** Upstream attempts made (1 + retries), for the access log. */
+  attemptCount: number;
   /** Upgrade type requested and allowed by config (e.g. 'websocket'), '' when none. */
   readonly upgradeType: string;
   /** Route/HCM stream idle and other per-stream facts for the router. */

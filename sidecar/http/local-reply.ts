@@ -10,10 +10,12 @@ export interface LocalReply {
   readonly body: Buffer;
   /** Envoy response flag for the access log (UH, UF, UT, NR, NC, UC, UPE, DPE, ...). */
   readonly flag: string;
+  /** grpc-status for gRPC requests; null = mapped from `status` (httpToGrpcStatus). */
+  readonly grpcStatus: number | null;
 }
 
-function reply(code: ErrorCode, body: string, flag: string, status: number = ErrorCodes[code].status): LocalReply {
-  return Object.freeze({ code, status, body: Buffer.from(body, 'latin1'), flag });
+function reply(code: ErrorCode, body: string, flag: string, status: number = ErrorCodes[code].status, grpcStatus: number | null = null): LocalReply {
+  return Object.freeze({ code, status, body: Buffer.from(body, 'latin1'), flag, grpcStatus });
 }
 
 const RESET_BEFORE_HEADERS = 'upstream connect error or disconnect/reset before headers. reset reason: ';
@@ -29,7 +31,12 @@ export const LocalReplies = Object.freeze({
   upstreamReset: reply('TESSERA_ERR_UPSTREAM_RESET', `${RESET_BEFORE_HEADERS}connection termination`, 'UC'),
   /** A malformed upstream response is a 502 (flag UPE). */
   upstreamProtocolError: reply('TESSERA_ERR_UPSTREAM_PROTOCOL', 'upstream sent a malformed response', 'UPE'),
-  upstreamTimeout: reply('TESSERA_ERR_UPSTREAM_TIMEOUT', 'upstream request timeout', 'UT'),
+  /** Route or grpc-timeout deadline passed: gRPC callers see DEADLINE_EXCEEDED (Envoy's mapping would say UNAVAILABLE). */
+  upstreamTimeout: reply('TESSERA_ERR_UPSTREAM_TIMEOUT', 'upstream request timeout', 'UT', 504, 4),
+  /** A circuit breaker refused the request (Envoy adds x-envoy-overloaded: true; flag UO). */
+  upstreamOverflow: reply('TESSERA_ERR_UPSTREAM_OVERFLOW', 'upstream connect error or disconnect/reset before headers. reset reason: overflow', 'UO'),
+  /** HCM/route max_stream_duration passed before the response started (Envoy: 408, flag DT). */
+  streamDurationTimeout: reply('TESSERA_ERR_HTTP_REQUEST_TIMEOUT', 'downstream duration timeout', 'DT', 408, 4),
   requestHeadersTimeout: reply('TESSERA_ERR_HTTP_REQUEST_TIMEOUT', 'request timeout', 'DPE'),
   /** stream_idle_timeout before the response started (Envoy's body and flag SI). */
   streamIdleTimeout: reply('TESSERA_ERR_HTTP_REQUEST_TIMEOUT', 'stream timeout', 'SI'),
@@ -38,6 +45,11 @@ export const LocalReplies = Object.freeze({
   /** accept_http_10 off: Envoy answers HTTP/1.0 with 426 Upgrade Required. */
   http10NotAccepted: reply('TESSERA_ERR_HTTP_UPGRADE_REQUIRED', 'Upgrade Required', 'DPE'),
 });
+
+/** A reply with a status and body chosen at config time (e.g. a fault abort); build once, reuse per request. */
+export function configuredReply(code: ErrorCode, status: number, body: string, flag: string, grpcStatus: number | null = null): LocalReply {
+  return reply(code, body, flag, status, grpcStatus);
+}
 
 /** A route table name RDS has not delivered (yet): 404 naming it. */
 export function routeConfigMissing(name: string): LocalReply {

@@ -3,13 +3,14 @@ import net, { type Socket } from 'node:net';
 import { sharedTimerWheel, WheelTimer, type TimerTarget, type TimerWheel } from '../../src/core/timer-wheel.js';
 import type { Counter, Gauge } from '../../src/observability/stats.js';
 import type { NetworkFilterConfig, TcpProxyConfig } from '../../src/xds/resources/types.js';
-import type {
-  ConnectionHandler,
-  NetworkFilterChain,
-  NetworkFilterChainFactory,
-  SidecarContext,
-  UpstreamCluster,
-  UpstreamEndpoint,
+import {
+  OutlierResult,
+  type ConnectionHandler,
+  type NetworkFilterChain,
+  type NetworkFilterChainFactory,
+  type SidecarContext,
+  type UpstreamCluster,
+  type UpstreamEndpoint,
 } from '../contracts.js';
 import { WeightedPick } from '../upstream/weighted-pick.js';
 
@@ -137,7 +138,7 @@ class TcpProxySession implements ConnectionHandler, TimerTarget {
 
   #connect(): void {
     const cluster = this.#cluster!;
-    const ep = cluster.pick();
+    const ep = cluster.pick(null);
     if (ep === null) {
       this.close();
       return;
@@ -169,6 +170,7 @@ class TcpProxySession implements ConnectionHandler, TimerTarget {
     const cluster = this.#cluster!;
     if (timedOut) cluster.stats.upstream_cx_connect_timeout.inc();
     cluster.stats.upstream_cx_connect_fail.inc();
+    this.#endpoint?.outlier?.putResult(timedOut ? OutlierResult.LocalOriginTimeout : OutlierResult.LocalOriginConnectFailed);
     this.#releaseUpstream();
     if (!this.#closed && this.#attempts < this.#f.config.maxConnectAttempts) this.#connect();
     else this.close();
@@ -200,6 +202,7 @@ class TcpProxySession implements ConnectionHandler, TimerTarget {
     const up = this.#up!;
     const down = this.#down;
     this.#connected = true;
+    this.#endpoint?.outlier?.putResult(OutlierResult.LocalOriginConnectSuccessFinal);
     up.setTimeout(0);
     up.on('end', this.#onUpEnd);
     up.on('drain', this.#onUpDrain);

@@ -1,90 +1,140 @@
-// Terminal router filter: direct responses, redirects, and forwarding one stream to an upstream endpoint over H1.
+// Terminal router filter: direct responses, redirects, and forwarding one stream upstream (HTTP/1.1 or HTTP/2)
+// with Envoy's retry policy, timeouts (route, per-try), circuit breakers, outlier reporting and hash policies.
 import type { Socket } from 'node:net';
 import { sharedTimerWheel, WheelTimer, type TimerTarget, type TimerWheel } from '../../src/core/timer-wheel.js';
+import type { Logger } from '../../src/observability/logger.js';
 import type {
   DirectResponseActionConfig, ForwardActionConfig, HeaderMutationsConfig, HeaderValueOptionConfig, RedirectActionConfig,
+  RetryPolicyConfig,
 } from '../../src/xds/resources/types.js';
-import type { ClusterManager, RouteMatch, UpstreamCluster, UpstreamEndpoint } from '../contracts.js';
-import { FilterStatus, type HttpFilter, type StreamCallbacks } from '../http/filter.js';
-import type { H1Message } from '../http/h1/parser.js';
-import { CHUNKED_LINE } from '../http/h1/serializer.js';
-import { HeaderMap } from '../http/header-map.js';
-import { LocalReplies } from '../http/local-reply.js';
 import {
-  H1ConnPools, PoolFailure, UpstreamReset, type H1UpstreamConnection, type UpstreamCallbacks,
-} from '../upstream/conn-pool/h1.js';
+  OutlierResult, type ClusterManager, type ClusterResources, type LbContext, type RouteMatch, type SidecarContext,
+  type UpstreamCluster, type UpstreamConnPools, type UpstreamEndpoint,
+} from '../contracts.js';
+import { FilterStatus, type HttpFilter, type StreamCallbacks } from '../http/filter.js';
+import { formatGrpcTimeout, grpcStatusOf, grpcToHttpStatus, isGrpcContentType } from '../http/grpc.js';
+import { HeaderMap } from '../http/header-map.js';
+import { LocalReplies, type LocalReply } from '../http/local-reply.js';
+import { PoolFailure, UpstreamReset, type ConnPool, type UpstreamCallbacks, type UpstreamRequest } from '../upstream/conn-pool/pool.js';
+import { computeRequestHash } from './hash-policy.js';
 
 /** What every router instance of one connection manager shares. */
 export interface RouterShared {
   readonly clusters: ClusterManager;
-  readonly pools: H1ConnPools;
+  readonly pools: UpstreamConnPools;
   readonly wheel: TimerWheel;
+  readonly logger: Logger;
   /** Request body bytes held while the upstream connection is being set up before reads pause. */
   readonly bufferLimitBytes: number;
+  /** Injected randomness (retry backoff jitter). */
+  readonly random: () => number;
 }
 
-export function createRouterShared(clusters: ClusterManager, bufferLimitBytes: number, wheel: TimerWheel = sharedTimerWheel): RouterShared {
-  return Object.freeze({ clusters, pools: H1ConnPools.for(clusters), wheel, bufferLimitBytes });
+export function createRouterShared(ctx: SidecarContext, bufferLimitBytes: number, wheel: TimerWheel = sharedTimerWheel): RouterShared {
+  return Object.freeze({ clusters: ctx.clusters, pools: ctx.connPools, wheel, logger: ctx.logger, bufferLimitBytes, random: Math.random });
 }
 
 const EMPTY = Buffer.alloc(0);
-const UPGRADE_LINE = 'connection: upgrade\r\n';
+const T_GLOBAL = 0;
+const T_PER_TRY = 1;
 
-/** One stream's terminal filter: owns its upstream connection, endpoint accounting and the route timeout. */
-export class RouterFilter implements HttpFilter, UpstreamCallbacks, TimerTarget {
+/** What ended an attempt, for the retry decision. */
+const Failure = { ConnectFailure: 0, Reset: 1, RefusedStream: 2, PerTryTimeout: 3 } as const;
+type Failure = (typeof Failure)[keyof typeof Failure];
+
+/** One stream's terminal filter: owns the upstream attempts (retries), endpoint accounting and timeouts. */
+export class RouterFilter implements HttpFilter, UpstreamCallbacks, TimerTarget, LbContext {
   readonly #shared: RouterShared;
   readonly #cb: StreamCallbacks;
   readonly #timer: WheelTimer;
+  #tryTimer: WheelTimer | null;
   #route: RouteMatch | null;
   #action: ForwardActionConfig | null;
+  #retry: RetryPolicyConfig | null;
   #cluster: UpstreamCluster | null;
+  #resources: ClusterResources | null;
+  #pool: ConnPool | null;
+  // current attempt
   #endpoint: UpstreamEndpoint | null;
-  #conn: H1UpstreamConnection | null;
+  #req: UpstreamRequest | null;
+  #active: boolean;
+  #attemptIsRetry: boolean;
+  /** The current attempt's headers were written (body may follow directly). */
+  #headSent: boolean;
+  #upstream5xx: boolean;
+  #upstreamStart: number;
+  /** grpc response whose status comes in trailers: outlier detection hears it at completion. */
+  #grpcStatusPending: boolean;
+  // request
   #headers: HeaderMap | null;
   #path: string;
-  #chunked: boolean;
   #requestEnded: boolean;
-  #headSent: boolean;
-  #buffered: Buffer[] | null;
-  #bufferedBytes: number;
+  /** Body chunks not yet written to the current attempt, or (with a retry policy) every chunk so far. */
+  #body: Buffer[];
+  #bodyBytes: number;
+  /** Chunks of #body already written to the current attempt. */
+  #bodySent: number;
+  /** Body kept for replay (retry policy set and the body stayed under the limit). */
+  #keepBody: boolean;
+  #bodyLimit: number;
   #trailers: HeaderMap | null;
+  // response
   #responseStarted: boolean;
   #responseEnded: boolean;
   #upstreamPaused: boolean;
   #downstreamPaused: boolean;
-  #active: boolean;
-  /** The upstream answered 5xx: the endpoint's error count goes up once, when the upstream part ends. */
-  #upstream5xx: boolean;
-  #upstreamStart: number;
   #upgradeHeaders: HeaderMap | null;
   #upgradeStatus: number;
+  // retries
+  #retriesLeft: number;
+  #retryCount: number;
+  #backoff: NodeJS.Timeout | null;
+  #triedHosts: UpstreamEndpoint[] | null;
+  #hash: bigint | null;
+  #hashDone: boolean;
+  #setCookie: string | null;
 
   constructor(shared: RouterShared, cb: StreamCallbacks) {
     this.#shared = shared;
     this.#cb = cb;
-    this.#timer = new WheelTimer(this);
+    this.#timer = new WheelTimer(this, T_GLOBAL);
+    this.#tryTimer = null;
     this.#route = null;
     this.#action = null;
+    this.#retry = null;
     this.#cluster = null;
+    this.#resources = null;
+    this.#pool = null;
     this.#endpoint = null;
-    this.#conn = null;
+    this.#req = null;
+    this.#active = false;
+    this.#attemptIsRetry = false;
+    this.#headSent = false;
+    this.#upstream5xx = false;
+    this.#upstreamStart = 0;
+    this.#grpcStatusPending = false;
     this.#headers = null;
     this.#path = '';
-    this.#chunked = false;
     this.#requestEnded = false;
-    this.#headSent = false;
-    this.#buffered = null;
-    this.#bufferedBytes = 0;
+    this.#body = [];
+    this.#bodyBytes = 0;
+    this.#bodySent = 0;
+    this.#keepBody = false;
+    this.#bodyLimit = 0;
     this.#trailers = null;
     this.#responseStarted = false;
     this.#responseEnded = false;
     this.#upstreamPaused = false;
     this.#downstreamPaused = false;
-    this.#active = false;
-    this.#upstream5xx = false;
-    this.#upstreamStart = 0;
     this.#upgradeHeaders = null;
     this.#upgradeStatus = 0;
+    this.#retriesLeft = 0;
+    this.#retryCount = 0;
+    this.#backoff = null;
+    this.#triedHosts = null;
+    this.#hash = null;
+    this.#hashDone = false;
+    this.#setCookie = null;
   }
 
   // HttpFilter
@@ -105,25 +155,35 @@ export class RouterFilter implements HttpFilter, UpstreamCallbacks, TimerTarget 
 
   onRequestData(chunk: Buffer, endStream: boolean): FilterStatus {
     if (this.#action === null || this.#responseEnded) return FilterStatus.StopIteration;
-    if (endStream) this.#endRequest();
-    const conn = this.#conn;
-    if (conn !== null && this.#headSent) {
-      if (chunk.length > 0 && !conn.writeBody(chunk, this.#chunked)) this.#pauseDownstream();
-      if (endStream) conn.endRequest(this.#chunked, null);
-    } else if (chunk.length > 0) {
-      (this.#buffered ??= []).push(chunk);
-      this.#bufferedBytes += chunk.length;
-      if (this.#bufferedBytes > this.#shared.bufferLimitBytes) this.#pauseDownstream();
+    if (chunk.length > 0) {
+      const req = this.#req;
+      if (req !== null && this.#headSent) {
+        if (!req.writeBody(chunk)) this.#pauseDownstream();
+        if (this.#keepBody) {
+          this.#body.push(chunk);
+          this.#bodySent = this.#body.length;
+          this.#addBodyBytes(chunk.length);
+        }
+      } else {
+        this.#body.push(chunk);
+        this.#addBodyBytes(chunk.length);
+        if (this.#bodyBytes > this.#shared.bufferLimitBytes) this.#pauseDownstream();
+      }
+    }
+    if (endStream) {
+      this.#endRequest();
+      const req = this.#req;
+      if (req !== null && this.#headSent) req.endRequest(null);
     }
     return FilterStatus.StopIteration;
   }
 
   onRequestTrailers(trailers: HeaderMap): FilterStatus {
     if (this.#action === null || this.#responseEnded) return FilterStatus.StopIteration;
+    this.#trailers = trailers;
     this.#endRequest();
-    const conn = this.#conn;
-    if (conn !== null && this.#headSent) conn.endRequest(this.#chunked, this.#chunked ? trailers : null);
-    else this.#trailers = trailers;
+    const req = this.#req;
+    if (req !== null && this.#headSent) req.endRequest(trailers);
     return FilterStatus.StopIteration;
   }
 
@@ -132,64 +192,107 @@ export class RouterFilter implements HttpFilter, UpstreamCallbacks, TimerTarget 
   }
 
   onDownstreamDrain(): void {
-    if (this.#upstreamPaused && this.#conn !== null) {
+    if (this.#upstreamPaused && this.#req !== null) {
       this.#upstreamPaused = false;
-      this.#conn.readDisable(false);
+      this.#req.readDisable(false);
     }
   }
 
   onDestroy(): void {
-    const conn = this.#conn;
-    if (conn !== null) {
-      this.#conn = null;
-      conn.abort();
+    this.#cancelBackoff();
+    this.#abortAttempt(!this.#responseEnded);
+    this.#shared.wheel.cancel(this.#timer);
+  }
+
+  // LbContext
+
+  computeHash(): bigint | null {
+    if (!this.#hashDone) {
+      this.#hashDone = true;
+      const policies = this.#action!.hashPolicy;
+      if (policies.length > 0) {
+        const r = computeRequestHash(policies, { headers: this.#headers!, path: this.#cb.path, sourceIp: this.#cb.downstreamRemoteAddress });
+        this.#hash = r.hash;
+        this.#setCookie = r.setCookie;
+      }
     }
-    this.#finishUpstream(!this.#responseEnded);
+    return this.#hash;
+  }
+
+  shouldSelectAnotherHost(ep: UpstreamEndpoint): boolean {
+    const tried = this.#triedHosts;
+    return tried !== null && tried.includes(ep);
+  }
+
+  get hostSelectionRetryMaxAttempts(): number {
+    return this.#retry === null ? 1 : this.#retry.hostSelectionRetryMaxAttempts;
   }
 
   // UpstreamCallbacks
 
-  onPoolReady(conn: H1UpstreamConnection): void {
-    this.#conn = conn;
+  onPoolReady(req: UpstreamRequest): void {
+    this.#req = req;
     this.#upstreamStart = performance.now();
-    const bodyFollows = !this.#requestEnded || this.#buffered !== null || this.#trailers !== null || this.#chunked;
-    let extra = this.#chunked ? CHUNKED_LINE : '';
-    if (this.#cb.upgradeType !== '') extra += UPGRADE_LINE;
-    let ok = conn.writeHead(this.#cb.method, this.#path, this.#headers!, extra, !bodyFollows);
+    this.#endpoint!.outlier?.putResult(OutlierResult.LocalOriginConnectSuccess);
+    const cb = this.#cb;
+    const body = this.#body;
+    const bodyFollows = !this.#requestEnded || body.length > 0 || this.#trailers !== null;
+    const headers = this.#attemptHeaders();
+    let ok = req.writeHead(cb.method, this.#path, cb.scheme, headers, !bodyFollows, cb.upgradeType !== '');
     this.#headSent = true;
-    this.#headers = null;
-    const buf = this.#buffered;
-    if (buf !== null) {
-      this.#buffered = null;
-      this.#bufferedBytes = 0;
-      for (let i = 0; i < buf.length; i++) ok = conn.writeBody(buf[i]!, this.#chunked);
+    for (let i = 0; i < body.length; i++) ok = req.writeBody(body[i]!);
+    if (this.#keepBody) this.#bodySent = body.length;
+    else {
+      this.#body = [];
+      this.#bodyBytes = 0;
+      this.#bodySent = 0;
     }
-    if (this.#requestEnded && bodyFollows) conn.endRequest(this.#chunked, this.#chunked ? this.#trailers : null);
-    this.#trailers = null;
+    if (this.#requestEnded && bodyFollows) req.endRequest(this.#trailers);
     if (!ok) this.#pauseDownstream();
     else if (this.#downstreamPaused) {
       this.#downstreamPaused = false;
-      this.#cb.readDisable(false);
+      cb.readDisable(false);
     }
-    if (!this.#requestEnded) this.#cb.continueRequest();
+    if (!this.#requestEnded) cb.continueRequest();
   }
 
   onPoolFailure(reason: PoolFailure): void {
-    this.#conn = null;
-    this.#finishUpstream(true);
+    this.#req = null;
+    if (reason === PoolFailure.Overflow) {
+      this.#finishAttempt(true);
+      this.#overflow();
+      return;
+    }
+    this.#endpoint!.outlier?.putResult(reason === PoolFailure.ConnectTimeout ? OutlierResult.LocalOriginTimeout : OutlierResult.LocalOriginConnectFailed);
+    this.#finishAttempt(true);
+    if (this.#maybeRetryFailure(Failure.ConnectFailure)) return;
     this.#cluster!.stats.upstream_rq_5xx.inc();
+    this.#responseEnded = true;
     this.#cb.sendLocalReply(reason === PoolFailure.ConnectTimeout ? LocalReplies.connectTimeout : LocalReplies.connectFailure, null);
   }
 
-  onUpstreamHeaders(msg: H1Message): void {
-    const status = msg.status;
+  onUpstreamHeaders(status: number, headers: HeaderMap, endStream: boolean): void {
     if (status < 200) {
       if (status === 101) {
         this.#upgradeStatus = status;
-        this.#upgradeHeaders = msg.headers;
+        this.#upgradeHeaders = headers;
       }
       return;
     }
+    const grpc = this.#cb.isGrpc && isGrpcContentType(headers.get('content-type'));
+    const grpcStatus = grpc ? grpcStatusOf(headers) : -1;
+    const ep = this.#endpoint!;
+    if (ep.outlier !== null) {
+      if (grpcStatus >= 0) ep.outlier.putHttpStatus(grpcToHttpStatus(grpcStatus));
+      else if (grpc && !endStream) this.#grpcStatusPending = true;
+      else ep.outlier.putHttpStatus(status);
+    }
+    if (this.#retriesLeft >= 0 && this.#retry !== null && this.#retriableResponse(this.#retry, status, grpcStatus)) {
+      if (this.#tryRetry()) return;
+    } else if (this.#retryCount > 0) {
+      this.#cluster!.stats.upstream_rq_retry_success.inc();
+    }
+    this.#cancelTryTimer();
     const cb = this.#cb;
     cb.setUpstreamServiceTime(performance.now() - this.#upstreamStart);
     const stats = this.#cluster!.stats;
@@ -200,23 +303,23 @@ export class RouterFilter implements HttpFilter, UpstreamCallbacks, TimerTarget 
       stats.upstream_rq_5xx.inc();
       this.#upstream5xx = true;
     }
-    const headers = msg.headers;
     this.#responseMutations(headers);
+    if (this.#setCookie !== null) headers.add('set-cookie', this.#setCookie);
     this.#responseStarted = true;
-    if (msg.bodyless) this.#responseEnded = true;
-    cb.encodeHeaders(status, headers, msg.bodyless);
+    if (endStream) this.#responseEnded = true;
+    cb.encodeHeaders(status, headers, endStream);
+    if (endStream) this.#completeAttempt(null);
   }
 
   onUpstreamData(chunk: Buffer): void {
-    if (!this.#cb.encodeData(chunk, false) && this.#conn !== null && !this.#upstreamPaused) {
+    if (!this.#cb.encodeData(chunk, false) && this.#req !== null && !this.#upstreamPaused) {
       this.#upstreamPaused = true;
-      this.#conn.readDisable(true);
+      this.#req.readDisable(true);
     }
   }
 
   onUpstreamComplete(trailers: HeaderMap | null): void {
-    this.#conn = null;
-    this.#finishUpstream(false);
+    this.#completeAttempt(trailers);
     if (this.#responseEnded) return;
     this.#responseEnded = true;
     if (trailers !== null) this.#cb.encodeTrailers(trailers);
@@ -224,18 +327,22 @@ export class RouterFilter implements HttpFilter, UpstreamCallbacks, TimerTarget 
   }
 
   onUpstreamReset(reason: UpstreamReset): void {
-    this.#conn = null;
+    this.#req = null;
     const counted = this.#active;
-    this.#finishUpstream(true);
+    if (!this.#responseStarted && reason !== UpstreamReset.ProtocolError) this.#endpoint!.outlier?.putResult(OutlierResult.LocalOriginReset);
+    this.#finishAttempt(true);
     if (this.#responseEnded) return;
-    if (counted && !this.#responseStarted) this.#cluster!.stats.upstream_rq_5xx.inc();
+    const stats = this.#cluster!.stats;
+    stats.upstream_rq_rx_reset.inc();
     const protocol = reason === UpstreamReset.ProtocolError;
     if (!this.#responseStarted) {
+      if (!protocol && this.#maybeRetryFailure(reason === UpstreamReset.RefusedStream ? Failure.RefusedStream : Failure.Reset)) return;
+      if (counted) stats.upstream_rq_5xx.inc();
       this.#responseEnded = true;
       this.#cb.sendLocalReply(protocol ? LocalReplies.upstreamProtocolError : LocalReplies.upstreamReset, null);
     } else {
       this.#responseEnded = true;
-      this.#cb.resetStream(protocol ? 'UPE' : 'UC');
+      this.#cb.resetStream(protocol ? 'UPE' : 'UR');
     }
   }
 
@@ -247,28 +354,335 @@ export class RouterFilter implements HttpFilter, UpstreamCallbacks, TimerTarget 
   }
 
   onUpstreamUpgraded(socket: Socket, pending: Buffer | null): void {
-    this.#conn = null;
+    this.#req = null;
     const headers = this.#upgradeHeaders;
     if (this.#cb.upgradeType === '' || headers === null) {
       socket.destroy();
       this.onUpstreamReset(UpstreamReset.ProtocolError);
       return;
     }
-    this.#finishUpstream(false);
+    this.#finishAttempt(false);
+    this.#shared.wheel.cancel(this.#timer);
     this.#responseStarted = true;
     this.#responseEnded = true;
     this.#cb.upgradeTo(this.#upgradeStatus, headers, socket, pending);
   }
 
-  // TimerTarget: the route timeout
+  // TimerTarget: the route timeout (whole request, all attempts) and the per-try timeout
 
-  onTimer(_t: WheelTimer): void {
+  onTimer(t: WheelTimer): void {
     if (this.#responseEnded) return;
-    this.#cluster!.stats.upstream_rq_timeout.inc();
-    const conn = this.#conn;
-    this.#conn = null;
-    if (conn !== null) conn.abort();
-    this.#finishUpstream(true);
+    const stats = this.#cluster!.stats;
+    if (t.kind === T_PER_TRY) {
+      stats.upstream_rq_per_try_timeout.inc();
+      this.#endpoint?.outlier?.putResult(OutlierResult.LocalOriginTimeout);
+      this.#abortAttempt(true);
+      if (!this.#responseStarted && this.#maybeRetryFailure(Failure.PerTryTimeout)) return;
+      this.#timeoutReply();
+      return;
+    }
+    stats.upstream_rq_timeout.inc();
+    this.#cancelBackoff();
+    if (this.#active) this.#endpoint?.outlier?.putResult(OutlierResult.LocalOriginTimeout);
+    this.#abortAttempt(true);
+    this.#timeoutReply();
+  }
+
+  // ---- forwarding ----
+
+  #forward(a: ForwardActionConfig, headers: HeaderMap, endStream: boolean): void {
+    const cb = this.#cb;
+    const route = this.#route!;
+    const name = route.clusterName ?? a.cluster;
+    const cluster = name === null ? null : this.#shared.clusters.get(name);
+    if (cluster === null) {
+      cb.sendLocalReply(LocalReplies.clusterNotFound, null);
+      return;
+    }
+    this.#action = a;
+    this.#cluster = cluster;
+    this.#resources = cluster.resources(a.priority);
+    const proto = cluster.config.upstreamProtocol;
+    const pools = this.#shared.pools;
+    this.#pool = cb.upgradeType === '' && (proto === 'http2' || (proto === 'downstream' && cb.protocol === 'HTTP/2')) ? pools.http2 : pools.http1;
+    const retry = a.retryPolicy;
+    if (retry !== null && retry.numRetries > 0) {
+      this.#retry = retry;
+      this.#retriesLeft = retry.numRetries;
+      this.#keepBody = true;
+      this.#bodyLimit = a.perRequestBufferLimitBytes ?? this.#shared.bufferLimitBytes;
+      if (retry.previousHostsPredicate) this.#triedHosts = [];
+    }
+    // Path and host rewrites.
+    let path = cb.path;
+    if (a.prefixRewrite !== null || a.regexRewrite !== null) {
+      const q = path.indexOf('?');
+      const p = q === -1 ? path : path.slice(0, q);
+      const rewritten = a.prefixRewrite !== null ? rewritePrefix(route, p, a.prefixRewrite) : rewriteRegex(a, p);
+      path = q === -1 ? rewritten : rewritten + path.slice(q);
+    }
+    this.#path = path;
+    if (a.hostRewriteLiteral !== null) headers.set('host', a.hostRewriteLiteral);
+    // Envoy's order: weighted cluster, route, virtual host, route configuration (each: remove, then add).
+    const wc = route.weightedCluster;
+    if (wc !== null) requestMutations(headers, wc);
+    requestMutations(headers, route.route);
+    requestMutations(headers, route.virtualHost);
+    if (cb.routeConfig !== null) requestMutations(headers, cb.routeConfig);
+    this.#headers = headers;
+    if (endStream) this.#endRequest();
+    this.#startAttempt();
+  }
+
+  /** Picks an endpoint and asks its pool for a stream; answers locally when none can be had. */
+  #startAttempt(): void {
+    const cb = this.#cb;
+    const cluster = this.#cluster!;
+    const res = this.#resources!;
+    if (!res.requests.canCreate()) {
+      cluster.stats.upstream_rq_pending_overflow.inc();
+      this.#overflow();
+      return;
+    }
+    const ep = cluster.pick(this);
+    if (ep === null) {
+      // pick() counted upstream_cx_none_healthy.
+      cb.setUpstream('', cluster.name);
+      this.#responseEnded = true;
+      cb.sendLocalReply(LocalReplies.noHealthyUpstream, null);
+      return;
+    }
+    this.#endpoint = ep;
+    this.#triedHosts?.push(ep);
+    this.#headSent = false;
+    this.#upstream5xx = false;
+    this.#grpcStatusPending = false;
+    this.#upgradeHeaders = null;
+    // Accounting: the attempt holds its endpoint until it ends, whatever EDS does meanwhile.
+    this.#active = true;
+    ep.activeRequests++;
+    ep.rqTotal++;
+    res.requests.inc();
+    cluster.stats.upstream_rq_total.inc();
+    cluster.stats.upstream_rq_active.inc();
+    cb.attemptCount++;
+    cb.setUpstream(ep.key, cluster.name);
+    const req = this.#pool!.newStream(cluster, ep, this.#action!.priority, this);
+    if (req === null) {
+      // The pool counted upstream_rq_pending_overflow.
+      this.#finishAttempt(true);
+      this.#overflow();
+      return;
+    }
+    this.#req = req;
+    if (this.#requestEnded) this.#armTryTimer();
+    if (req.connected) this.onPoolReady(req);
+  }
+
+  /** The request head for the current attempt: endpoint-dependent host rewrite and the propagated gRPC deadline. */
+  #attemptHeaders(): HeaderMap {
+    const a = this.#action!;
+    const retrying = this.#keepBody || this.#retry !== null;
+    // A retry may need the original head again; the first attempt without a retry policy uses it directly.
+    const h = retrying ? this.#headers!.clone() : this.#headers!;
+    const ep = this.#endpoint!;
+    if (a.autoHostRewrite && a.hostRewriteLiteral === null && !isIpLiteral(ep.address.address)) h.set('host', `${ep.address.address}:${ep.address.port}`);
+    // HTTP/1.0 clients may omit Host; the upstream request is HTTP/1.1 and needs one.
+    if (!h.has('host')) h.add('host', this.#cb.authority !== '' ? this.#cb.authority : ep.key);
+    const cb = this.#cb;
+    if (cb.isGrpc) {
+      let remaining = cb.deadlineMs > 0 ? cb.deadlineMs - performance.now() : 0;
+      const perTry = this.#retry !== null ? this.#retry.perTryTimeoutMs : 0;
+      if (perTry > 0 && (remaining <= 0 || perTry < remaining)) remaining = perTry;
+      if (remaining > 0) h.set('grpc-timeout', formatGrpcTimeout(remaining));
+    }
+    if (this.#retryCount > 0) h.set('x-envoy-attempt-count', String(this.#retryCount + 1));
+    return h;
+  }
+
+  #endRequest(): void {
+    if (this.#requestEnded) return;
+    this.#requestEnded = true;
+    const ms = this.#action!.timeoutMs;
+    if (ms > 0 && this.#cb.upgradeType === '') this.#shared.wheel.schedule(this.#timer, ms);
+    if (this.#req !== null) this.#armTryTimer();
+  }
+
+  #armTryTimer(): void {
+    const r = this.#retry;
+    if (r === null || r.perTryTimeoutMs <= 0) return;
+    const t = (this.#tryTimer ??= new WheelTimer(this, T_PER_TRY));
+    this.#shared.wheel.schedule(t, r.perTryTimeoutMs);
+  }
+
+  #cancelTryTimer(): void {
+    if (this.#tryTimer !== null) this.#shared.wheel.cancel(this.#tryTimer);
+  }
+
+  #addBodyBytes(n: number): void {
+    this.#bodyBytes += n;
+    if (this.#keepBody && this.#bodyBytes > this.#bodyLimit) {
+      // Past per_request_buffer_limit_bytes the request can no longer be replayed: no more retries.
+      this.#keepBody = false;
+      this.#retriesLeft = 0;
+      if (this.#headSent) {
+        this.#body = [];
+        this.#bodyBytes = 0;
+        this.#bodySent = 0;
+      }
+    }
+  }
+
+  // ---- retries ----
+
+  #retriableResponse(r: RetryPolicyConfig, status: number, grpcStatus: number): boolean {
+    const on = r.retryOn;
+    for (let i = 0; i < on.length; i++) {
+      switch (on[i]) {
+        case '5xx':
+          if (status >= 500) return true;
+          break;
+        case 'gateway-error':
+          if (status === 502 || status === 503 || status === 504) return true;
+          break;
+        case 'retriable-4xx':
+          if (status === 409) return true;
+          break;
+        case 'retriable-status-codes':
+          if (r.retriableStatusCodes.includes(status)) return true;
+          break;
+        case 'cancelled':
+          if (grpcStatus === 1) return true;
+          break;
+        case 'deadline-exceeded':
+          if (grpcStatus === 4) return true;
+          break;
+        case 'resource-exhausted':
+          if (grpcStatus === 8) return true;
+          break;
+        case 'internal':
+          if (grpcStatus === 13) return true;
+          break;
+        case 'unavailable':
+          if (grpcStatus === 14) return true;
+          break;
+        default:
+          break;
+      }
+    }
+    return false;
+  }
+
+  #retriableFailure(r: RetryPolicyConfig, f: Failure): boolean {
+    const on = r.retryOn;
+    for (let i = 0; i < on.length; i++) {
+      const c = on[i];
+      if (c === '5xx' || c === 'gateway-error' || c === 'reset') return true;
+      if (c === 'connect-failure' && f === Failure.ConnectFailure) return true;
+      if (c === 'refused-stream' && f === Failure.RefusedStream) return true;
+      if (c === 'reset-before-request' && f === Failure.ConnectFailure) return true;
+    }
+    return false;
+  }
+
+  /** After a failed attempt (nothing sent downstream yet): retries when the policy allows; true when one was scheduled. */
+  #maybeRetryFailure(f: Failure): boolean {
+    const r = this.#retry;
+    if (r === null || !this.#retriableFailure(r, f)) return false;
+    return this.#tryRetry();
+  }
+
+  /** Schedules the next attempt after a jittered backoff; false (counted) when retries are exhausted or refused. */
+  #tryRetry(): boolean {
+    const cluster = this.#cluster!;
+    const stats = cluster.stats;
+    if (this.#retriesLeft <= 0 || !this.#keepBody) {
+      stats.upstream_rq_retry_limit_exceeded.inc();
+      this.#cb.addResponseFlag('URX');
+      return false;
+    }
+    const res = this.#resources!;
+    if (!res.retries.canCreate()) {
+      stats.upstream_rq_retry_overflow.inc();
+      return false;
+    }
+    // Abandon the current attempt (its response, if any, is discarded).
+    this.#abortAttempt(true);
+    this.#retriesLeft--;
+    this.#retryCount++;
+    res.retries.inc();
+    this.#attemptIsRetry = true;
+    stats.upstream_rq_retry.inc();
+    stats.upstream_rq_retry_backoff_exponential.inc();
+    const r = this.#retry!;
+    // Envoy's jittered exponential backoff: random in [0, (2^n − 1) × base), capped at max.
+    const mult = 2 ** Math.min(this.#retryCount, 30) - 1;
+    const delay = Math.min(Math.floor(this.#shared.random() * mult * r.backoffBaseMs), r.backoffMaxMs);
+    const log = this.#shared.logger;
+    if (log.isLevelEnabled('debug')) log.debug({ cluster: cluster.name, host: this.#endpoint?.key, attempt: this.#retryCount + 1, backoff_ms: delay }, 'retrying upstream request');
+    this.#backoff = setTimeout(this.#onBackoff, delay);
+    return true;
+  }
+
+  readonly #onBackoff = (): void => {
+    this.#backoff = null;
+    if (this.#responseEnded) return;
+    // The retry slot is held only while waiting; the new attempt counts as a request.
+    this.#resources!.retries.dec();
+    this.#attemptIsRetry = false;
+    if (this.#keepBody) this.#bodySent = 0;
+    this.#startAttempt();
+  };
+
+  #cancelBackoff(): void {
+    if (this.#backoff !== null) {
+      clearTimeout(this.#backoff);
+      this.#backoff = null;
+      if (this.#attemptIsRetry) {
+        this.#attemptIsRetry = false;
+        this.#resources!.retries.dec();
+      }
+    }
+  }
+
+  // ---- attempt teardown ----
+
+  /** The upstream response completed: endpoint accounting ends, gRPC status from trailers reaches outlier detection. */
+  #completeAttempt(trailers: HeaderMap | null): void {
+    this.#req = null;
+    if (this.#grpcStatusPending) {
+      this.#grpcStatusPending = false;
+      const g = trailers === null ? -1 : grpcStatusOf(trailers);
+      this.#endpoint?.outlier?.putHttpStatus(g >= 0 ? grpcToHttpStatus(g) : 200);
+    }
+    this.#finishAttempt(false);
+    this.#shared.wheel.cancel(this.#timer);
+  }
+
+  /** Aborts the current attempt's upstream request (if any) and ends its accounting. */
+  #abortAttempt(error: boolean): void {
+    const req = this.#req;
+    if (req !== null) {
+      this.#req = null;
+      if (this.#active) this.#cluster!.stats.upstream_rq_tx_reset.inc();
+      req.abort();
+    }
+    this.#finishAttempt(error);
+  }
+
+  #finishAttempt(error: boolean): void {
+    this.#cancelTryTimer();
+    this.#upstreamPaused = false;
+    if (!this.#active) return;
+    this.#active = false;
+    const ep = this.#endpoint!;
+    ep.activeRequests--;
+    if (error || this.#upstream5xx) ep.rqError++;
+    this.#resources!.requests.dec();
+    this.#cluster!.stats.upstream_rq_active.dec();
+  }
+
+  #timeoutReply(): void {
     this.#responseEnded = true;
     if (!this.#responseStarted) {
       this.#cluster!.stats.upstream_rq_5xx.inc();
@@ -276,6 +690,29 @@ export class RouterFilter implements HttpFilter, UpstreamCallbacks, TimerTarget 
     } else {
       this.#cb.resetStream('UT');
     }
+  }
+
+  #overflow(): void {
+    this.#responseEnded = true;
+    const h = new HeaderMap();
+    h.add('x-envoy-overloaded', 'true');
+    this.#cb.sendLocalReply(LocalReplies.upstreamOverflow, h);
+  }
+
+  #pauseDownstream(): void {
+    if (this.#downstreamPaused) return;
+    this.#downstreamPaused = true;
+    this.#cb.readDisable(true);
+  }
+
+  #responseMutations(h: HeaderMap): void {
+    const route = this.#route!;
+    const wc = route.weightedCluster;
+    if (wc !== null) responseMutations(h, wc);
+    responseMutations(h, route.route);
+    responseMutations(h, route.virtualHost);
+    const rc = this.#cb.routeConfig;
+    if (rc !== null) responseMutations(h, rc);
   }
 
   // ---- actions ----
@@ -330,91 +767,6 @@ export class RouterFilter implements HttpFilter, UpstreamCallbacks, TimerTarget 
     cb.encodeHeaders(a.responseCode, h, true);
   }
 
-  #forward(a: ForwardActionConfig, headers: HeaderMap, endStream: boolean): void {
-    const cb = this.#cb;
-    const route = this.#route!;
-    const name = route.clusterName ?? a.cluster;
-    const cluster = name === null ? null : this.#shared.clusters.get(name);
-    if (cluster === null) {
-      cb.sendLocalReply(LocalReplies.clusterNotFound, null);
-      return;
-    }
-    const ep = cluster.pick();
-    if (ep === null) {
-      // pick() counted upstream_cx_none_healthy.
-      cb.setUpstream('', cluster.name);
-      cb.sendLocalReply(LocalReplies.noHealthyUpstream, null);
-      return;
-    }
-    this.#action = a;
-    this.#cluster = cluster;
-    this.#endpoint = ep;
-    this.#chunked = cb.requestChunked;
-    // Path and host rewrites.
-    let path = cb.path;
-    if (a.prefixRewrite !== null || a.regexRewrite !== null) {
-      const q = path.indexOf('?');
-      const p = q === -1 ? path : path.slice(0, q);
-      const rewritten = a.prefixRewrite !== null ? rewritePrefix(route, p, a.prefixRewrite) : rewriteRegex(a, p);
-      path = q === -1 ? rewritten : rewritten + path.slice(q);
-    }
-    this.#path = path;
-    if (a.hostRewriteLiteral !== null) headers.set('host', a.hostRewriteLiteral);
-    else if (a.autoHostRewrite && !isIpLiteral(ep.address.address)) headers.set('host', `${ep.address.address}:${ep.address.port}`);
-    // Envoy's order: weighted cluster, route, virtual host, route configuration (each: remove, then add).
-    const wc = route.weightedCluster;
-    if (wc !== null) requestMutations(headers, wc);
-    requestMutations(headers, route.route);
-    requestMutations(headers, route.virtualHost);
-    if (cb.routeConfig !== null) requestMutations(headers, cb.routeConfig);
-    // HTTP/1.0 clients may omit Host; the upstream request is HTTP/1.1 and needs one.
-    if (!headers.has('host')) headers.add('host', cb.authority !== '' ? cb.authority : ep.key);
-    this.#headers = headers;
-    // Accounting: the stream holds its endpoint until it ends, whatever EDS does meanwhile.
-    this.#active = true;
-    ep.activeRequests++;
-    ep.rqTotal++;
-    cluster.stats.upstream_rq_total.inc();
-    cluster.stats.upstream_rq_active.inc();
-    cb.setUpstream(ep.key, cluster.name);
-    if (endStream) this.#endRequest();
-    const conn = this.#shared.pools.newStream(cluster, ep, this);
-    this.#conn = conn;
-    if (conn.connected) this.onPoolReady(conn);
-  }
-
-  #endRequest(): void {
-    if (this.#requestEnded) return;
-    this.#requestEnded = true;
-    const ms = this.#action!.timeoutMs;
-    if (ms > 0 && this.#cb.upgradeType === '') this.#shared.wheel.schedule(this.#timer, ms);
-  }
-
-  #pauseDownstream(): void {
-    if (this.#downstreamPaused) return;
-    this.#downstreamPaused = true;
-    this.#cb.readDisable(true);
-  }
-
-  #finishUpstream(error: boolean): void {
-    this.#shared.wheel.cancel(this.#timer);
-    if (!this.#active) return;
-    this.#active = false;
-    const ep = this.#endpoint!;
-    ep.activeRequests--;
-    if (error || this.#upstream5xx) ep.rqError++;
-    this.#cluster!.stats.upstream_rq_active.dec();
-  }
-
-  #responseMutations(h: HeaderMap): void {
-    const route = this.#route!;
-    const wc = route.weightedCluster;
-    if (wc !== null) responseMutations(h, wc);
-    responseMutations(h, route.route);
-    responseMutations(h, route.virtualHost);
-    const rc = this.#cb.routeConfig;
-    if (rc !== null) responseMutations(h, rc);
-  }
 }
 
 function requestMutations(h: HeaderMap, m: HeaderMutationsConfig): void {

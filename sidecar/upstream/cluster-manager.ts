@@ -1,4 +1,5 @@
-// Cluster manager: CDS clusters, their EDS/STATIC endpoints (stable identities), priorities and load balancers.
+// Cluster manager: CDS clusters, their EDS/STATIC endpoints (stable identities), health flags, circuit-breaker
+// resources, outlier detection / active health checking lifecycles, and the priority-aware load balancer.
 import type { Logger } from '../../src/observability/logger.js';
 import type { StatsStore } from '../../src/observability/stats.js';
 import type {
@@ -8,10 +9,23 @@ import type {
   LbEndpointConfig,
   SocketAddress,
 } from '../../src/xds/resources/types.js';
-import type { ClusterManager, ClusterStats, UpstreamCluster, UpstreamEndpoint } from '../contracts.js';
-import { LeastRequestLb } from './lb/least-request.js';
-import type { LoadBalancer } from './lb/load-balancer.js';
-import { RoundRobinLb } from './lb/round-robin.js';
+import {
+  type ClusterManager,
+  type ClusterResources,
+  type ClusterStats,
+  HealthFlag,
+  type LbContext,
+  type OutlierMonitor,
+  type UpstreamCluster,
+  type UpstreamEndpoint,
+} from '../contracts.js';
+import { HealthChecker } from './health-checker.js';
+import { type LocalityHosts, PrioritySetLb } from './lb/priority-set-lb.js';
+import { OutlierDetector } from './outlier-detector.js';
+import { ClusterResourceManager } from './resource-manager.js';
+
+/** EDS policy.overprovisioning_factor default (percent). */
+const DEFAULT_OVERPROVISIONING_FACTOR = 140;
 
 /** 'address:port', with IPv6 literals bracketed. */
 export function endpointKey(a: SocketAddress): string {
@@ -32,12 +46,15 @@ export class Endpoint implements UpstreamEndpoint {
   labels: Readonly<Record<string, string>>;
   activeRequests: number;
   healthy: boolean;
+  healthFlags: number;
+  degraded: boolean;
+  /** EDS priority (0 = highest). */
+  priority: number;
+  outlier: OutlierMonitor | null;
   removed: boolean;
   rqTotal: number;
   rqError: number;
   cxActive: number;
-  /** EDS priority (0 = highest). */
-  priority: number;
   /** load_balancing_weight of the endpoint's locality. */
   localityWeight: number;
   /** EDS health_status as last received. */
@@ -50,21 +67,30 @@ export class Endpoint implements UpstreamEndpoint {
     this.weight = cfg.weight;
     this.labels = cfg.labels;
     this.activeRequests = 0;
-    this.healthy = isServing(cfg.healthStatus);
+    this.healthy = true;
+    this.healthFlags = 0;
+    this.degraded = false;
+    this.priority = priority;
+    this.outlier = null;
     this.removed = false;
     this.rqTotal = 0;
     this.rqError = 0;
     this.cxActive = 0;
-    this.priority = priority;
     this.localityWeight = localityWeight;
     this.healthStatus = cfg.healthStatus;
+    this.update(cfg, priority, localityWeight);
   }
 
+  /** Applies an EDS update: UNHEALTHY/DRAINING/TIMEOUT set FailedEds; DEGRADED serves as degraded. */
   update(cfg: LbEndpointConfig, priority: number, localityWeight: number): void {
     this.weight = cfg.weight;
     this.labels = cfg.labels;
     this.healthStatus = cfg.healthStatus;
-    this.healthy = isServing(cfg.healthStatus);
+    this.degraded = cfg.healthStatus === 'DEGRADED';
+    this.healthFlags = isServing(cfg.healthStatus)
+      ? this.healthFlags & ~HealthFlag.FailedEds
+      : this.healthFlags | HealthFlag.FailedEds;
+    this.healthy = this.healthFlags === 0;
     this.priority = priority;
     this.localityWeight = localityWeight;
   }
@@ -87,12 +113,40 @@ export function clusterStats(stats: StatsStore, name: string): ClusterStats {
     upstream_rq_4xx: c('upstream_rq_4xx'),
     upstream_rq_5xx: c('upstream_rq_5xx'),
     upstream_cx_none_healthy: c('upstream_cx_none_healthy'),
+    upstream_cx_overflow: c('upstream_cx_overflow'),
+    upstream_rq_pending_total: c('upstream_rq_pending_total'),
+    upstream_rq_pending_active: g('upstream_rq_pending_active'),
+    upstream_rq_pending_overflow: c('upstream_rq_pending_overflow'),
+    upstream_rq_retry_overflow: c('upstream_rq_retry_overflow'),
+    upstream_rq_retry: c('upstream_rq_retry'),
+    upstream_rq_retry_success: c('upstream_rq_retry_success'),
+    upstream_rq_retry_limit_exceeded: c('upstream_rq_retry_limit_exceeded'),
+    upstream_rq_retry_backoff_exponential: c('upstream_rq_retry_backoff_exponential'),
+    upstream_rq_per_try_timeout: c('upstream_rq_per_try_timeout'),
+    upstream_rq_max_duration_reached: c('upstream_rq_max_duration_reached'),
+    upstream_rq_rx_reset: c('upstream_rq_rx_reset'),
+    upstream_rq_tx_reset: c('upstream_rq_tx_reset'),
+    upstream_cx_protocol_error: c('upstream_cx_protocol_error'),
+    lb_healthy_panic: c('lb_healthy_panic'),
   });
 }
 
+/** What a cluster needs to run outlier detection and health checks. */
+export interface ClusterDeps {
+  readonly logger: Logger;
+  readonly stats: StatsStore;
+}
+
+/** One EDS locality entry as assigned: its priority, weight and (deduplicated) endpoints. */
+interface LocalityEntry {
+  readonly priority: number;
+  readonly weight: number;
+  readonly hosts: Endpoint[];
+}
+
 /**
- * One cluster: config, endpoints by key, and the load balancer over the serving endpoints of the
- * lowest priority that has any. The object is stable across CDS updates of the same name.
+ * One cluster: config, endpoints by key, health flags, circuit-breaker resources, its outlier detector and
+ * health checker, and the load balancer over all priorities. The object is stable across CDS updates.
  */
 export class ManagedCluster implements UpstreamCluster {
   readonly name: string;
@@ -100,48 +154,80 @@ export class ManagedCluster implements UpstreamCluster {
   #config: ClusterConfig;
   #endpoints: Endpoint[] = [];
   #byKey = new Map<string, Endpoint>();
-  #lb: LoadBalancer | null = null;
-  /** Priority the load balancer currently serves from (-1 when none serve). */
-  #activePriority = -1;
+  #localities: LocalityEntry[] = [];
+  #overprovisioningFactor = DEFAULT_OVERPROVISIONING_FACTOR;
+  #lb: PrioritySetLb | null = null;
   readonly #random: () => number;
+  readonly #deps: ClusterDeps;
+  readonly #resDefault: ClusterResourceManager;
+  readonly #resHigh: ClusterResourceManager;
+  #outlier: OutlierDetector | null = null;
+  #healthChecker: HealthChecker | null = null;
+  #closed = false;
 
-  constructor(config: ClusterConfig, stats: ClusterStats, random: () => number) {
+  constructor(config: ClusterConfig, stats: ClusterStats, random: () => number, deps: ClusterDeps) {
     this.name = config.name;
     this.#config = config;
     this.stats = stats;
     this.#random = random;
+    this.#deps = deps;
+    this.#resDefault = new ClusterResourceManager(config.circuitBreakers.default);
+    this.#resHigh = new ClusterResourceManager(config.circuitBreakers.high);
+    this.#syncMonitors();
   }
 
   get config(): ClusterConfig {
     return this.#config;
   }
 
-  get activePriority(): number {
-    return this.#activePriority;
+  /** The current priority load (percent per priority to healthy / degraded hosts, panic per priority); null with no endpoint. */
+  get priorityLoad(): PrioritySetLb['load'] | null {
+    return this.#lb === null ? null : this.#lb.load;
   }
 
+  get outlierDetector(): OutlierDetector | null {
+    return this.#outlier;
+  }
+
+  get healthChecker(): HealthChecker | null {
+    return this.#healthChecker;
+  }
+
+  /** New CDS config: thresholds change in place (counts kept), monitors follow; call assign() next to rebuild the LB. */
   setConfig(config: ClusterConfig): void {
     this.#config = config;
+    this.#resDefault.setThresholds(config.circuitBreakers.default);
+    this.#resHigh.setThresholds(config.circuitBreakers.high);
+    this.#syncMonitors();
   }
 
   /**
    * Reconciles endpoints with an assignment (null = none): keeps objects whose key is unchanged,
-   * creates new ones, returns the ones that disappeared (already marked removed). Rebuilds the LB.
+   * creates new ones, returns the ones that disappeared (already marked removed). Rebuilds the LB and
+   * tells the outlier detector / health checker about added and removed hosts.
    */
   assign(assignment: EndpointsConfig | null): Endpoint[] {
     const next = new Map<string, Endpoint>();
     const list: Endpoint[] = [];
+    const added: Endpoint[] = [];
+    const localities: LocalityEntry[] = [];
     if (assignment !== null) {
       for (const loc of assignment.localities) {
+        const entry: LocalityEntry = { priority: loc.priority, weight: loc.weight, hosts: [] };
         for (const epc of loc.endpoints) {
           const key = endpointKey(epc.address);
           if (next.has(key)) continue;
           let ep = this.#byKey.get(key);
           if (ep !== undefined) ep.update(epc, loc.priority, loc.weight);
-          else ep = new Endpoint(this.name, epc, loc.priority, loc.weight);
+          else {
+            ep = new Endpoint(this.name, epc, loc.priority, loc.weight);
+            added.push(ep);
+          }
           next.set(key, ep);
           list.push(ep);
+          entry.hosts.push(ep);
         }
+        localities.push(entry);
       }
     }
     const gone: Endpoint[] = [];
@@ -153,36 +239,46 @@ export class ManagedCluster implements UpstreamCluster {
     }
     this.#byKey = next;
     this.#endpoints = list;
+    this.#localities = localities;
+    this.#overprovisioningFactor = assignment?.overprovisioningFactor ?? DEFAULT_OVERPROVISIONING_FACTOR;
     this.rebuildLoadBalancer();
+    if (gone.length > 0) {
+      this.#outlier?.removeHosts(gone);
+      this.#healthChecker?.removeHosts(gone);
+    }
+    if (added.length > 0) {
+      this.#outlier?.addHosts(added);
+      this.#healthChecker?.addHosts(added);
+    }
     return gone;
   }
 
   /**
-   * Rebuilds the LB from current endpoint health (call after changing `healthy` out of band, e.g.
-   * outlier ejection). Locality weighting is approximated: effective weight = endpoint weight × locality weight.
+   * Rebuilds the LB from current endpoint health. Without locality_weighted_lb_config only endpoint weights
+   * count (Envoy); locality weights are used only by locality weighted LB (pick a locality, then a host).
    */
   rebuildLoadBalancer(): void {
-    let prio = -1;
-    for (const ep of this.#endpoints) {
-      if (ep.healthy && (prio === -1 || ep.priority < prio)) prio = ep.priority;
-    }
-    this.#activePriority = prio;
-    if (prio === -1) {
+    if (this.#endpoints.length === 0) {
       this.#lb = null;
       return;
     }
-    const chosen: Endpoint[] = [];
-    const weights: number[] = [];
-    for (const ep of this.#endpoints) {
-      if (ep.healthy && ep.priority === prio) {
-        chosen.push(ep);
-        weights.push(Math.max(1, ep.weight) * Math.max(1, ep.localityWeight));
-      }
-    }
-    this.#lb =
-      this.#config.lbPolicy === 'LEAST_REQUEST'
-        ? new LeastRequestLb(chosen, weights, this.#config.leastRequestChoiceCount, this.#random)
-        : new RoundRobinLb(chosen, weights, this.#random);
+    let maxPriority = 0;
+    for (const l of this.#localities) if (l.priority > maxPriority) maxPriority = l.priority;
+    const priorities: LocalityHosts[][] = Array.from({ length: maxPriority + 1 }, () => []);
+    for (const l of this.#localities) if (l.hosts.length > 0) priorities[l.priority]!.push(l);
+    const cfg = this.#config;
+    this.#lb = new PrioritySetLb(priorities, {
+      lbPolicy: cfg.lbPolicy,
+      leastRequestChoiceCount: cfg.leastRequestChoiceCount,
+      activeRequestBias: 1,
+      ringHash: cfg.ringHash,
+      maglevTableSize: cfg.maglevTableSize,
+      healthyPanicThresholdPercent: cfg.healthyPanicThresholdPercent,
+      localityWeightedLb: cfg.localityWeightedLb,
+      overprovisioningFactor: this.#overprovisioningFactor,
+      random: this.#random,
+      panicCounter: this.stats.lb_healthy_panic,
+    });
   }
 
   /** Marks every endpoint removed (cluster deleted) and returns them. */
@@ -190,17 +286,89 @@ export class ManagedCluster implements UpstreamCluster {
     return this.assign(null);
   }
 
+  /** Stops outlier detection and health checking (cluster removed, or shutdown). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#outlier?.close();
+    this.#outlier = null;
+    this.#healthChecker?.close();
+    this.#healthChecker = null;
+  }
+
+  /** Creates, updates or closes the outlier detector and health checker to match the config. */
+  #syncMonitors(): void {
+    if (this.#closed) return;
+    const cfg = this.#config;
+    const deps = { logger: this.#deps.logger, stats: this.#deps.stats };
+    if (cfg.outlierDetection !== null) {
+      if (this.#outlier === null) {
+        this.#outlier = new OutlierDetector(this, cfg.outlierDetection, deps);
+        this.#outlier.addHosts(this.#endpoints);
+      } else {
+        this.#outlier.setConfig(cfg.outlierDetection);
+      }
+    } else if (this.#outlier !== null) {
+      this.#outlier.close();
+      this.#outlier = null;
+      this.#clearFlagEverywhere(HealthFlag.FailedOutlierCheck);
+    }
+    if (cfg.healthChecks.length > 0) {
+      if (this.#healthChecker === null) {
+        this.#healthChecker = new HealthChecker(this, cfg.healthChecks, deps);
+        this.#healthChecker.addHosts(this.#endpoints);
+      } else {
+        this.#healthChecker.setConfig(cfg.healthChecks);
+      }
+    } else if (this.#healthChecker !== null) {
+      this.#healthChecker.close();
+      this.#healthChecker = null;
+      this.#clearFlagEverywhere(HealthFlag.FailedActiveHc);
+    }
+  }
+
+  /** Clears one flag on every endpoint (its monitor is gone) and rebuilds once if serving changed. */
+  #clearFlagEverywhere(flag: HealthFlag): void {
+    let changed = false;
+    for (const ep of this.#endpoints) {
+      if (flag === HealthFlag.FailedOutlierCheck) ep.outlier = null;
+      if ((ep.healthFlags & flag) === 0) continue;
+      ep.healthFlags &= ~flag;
+      const healthy = ep.healthFlags === 0;
+      if (healthy !== ep.healthy) {
+        ep.healthy = healthy;
+        changed = true;
+      }
+    }
+    if (changed) this.rebuildLoadBalancer();
+  }
+
   // UpstreamCluster
-  /** Null when no endpoint serves; counts `upstream_cx_none_healthy` then (callers must not count it again). */
-  pick(): UpstreamEndpoint | null {
+  /** Null when no endpoint can be picked; counts `upstream_cx_none_healthy` then (callers must not count it again). */
+  pick(ctx: LbContext | null): UpstreamEndpoint | null {
     const lb = this.#lb;
-    const ep = lb === null ? null : lb.pick();
+    const ep = lb === null ? null : lb.pick(ctx);
     if (ep === null) this.stats.upstream_cx_none_healthy.inc();
     return ep;
   }
 
   endpoints(): readonly UpstreamEndpoint[] {
     return this.#endpoints;
+  }
+
+  resources(priority: 'DEFAULT' | 'HIGH'): ClusterResources {
+    return priority === 'HIGH' ? this.#resHigh : this.#resDefault;
+  }
+
+  setHealthFlag(ep: UpstreamEndpoint, flag: HealthFlag, on: boolean): void {
+    const flags = on ? ep.healthFlags | flag : ep.healthFlags & ~flag;
+    if (flags === ep.healthFlags) return;
+    ep.healthFlags = flags;
+    const healthy = flags === 0;
+    if (healthy === ep.healthy) return;
+    ep.healthy = healthy;
+    // Only a member of this cluster changes what the LB serves (a removed endpoint is just updated).
+    if (this.#byKey.get(ep.key) === ep) this.rebuildLoadBalancer();
   }
 }
 
@@ -227,12 +395,13 @@ export class ClusterManagerImpl implements ClusterManager {
       if (c === undefined) continue;
       this.#clusters.delete(name);
       this.#notifyRemoved(c.removeAll());
+      c.close();
       this.#logger.info({ cluster: name }, 'cluster removed');
     }
     for (const [name, cfg] of upserts) {
       let c = this.#clusters.get(name);
       if (c === undefined) {
-        c = new ManagedCluster(cfg, clusterStats(this.#stats, name), this.#random);
+        c = new ManagedCluster(cfg, clusterStats(this.#stats, name), this.#random, { logger: this.#logger, stats: this.#stats });
         this.#clusters.set(name, c);
       } else {
         c.setConfig(cfg);
@@ -258,6 +427,11 @@ export class ClusterManagerImpl implements ClusterManager {
     }
   }
 
+  /** Stops every cluster's outlier detector and health checker (sidecar shutdown). Clusters stay readable. */
+  close(): void {
+    for (const c of this.#clusters.values()) c.close();
+  }
+
   #assignmentFor(cfg: ClusterConfig): EndpointsConfig | null {
     return cfg.type === 'STATIC' ? cfg.loadAssignment : (this.#assignments.get(cfg.edsServiceName) ?? null);
   }
@@ -274,7 +448,7 @@ export class ClusterManagerImpl implements ClusterManager {
     }
   }
 
-  /** The compiled cluster object (with rebuildLoadBalancer / activePriority), for admin and tests. */
+  /** The compiled cluster object (with rebuildLoadBalancer / priorityLoad), for admin and tests. */
   cluster(name: string): ManagedCluster | null {
     return this.#clusters.get(name) ?? null;
   }

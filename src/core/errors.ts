@@ -17,6 +17,9 @@ export const ErrorCodes = {
   TESSERA_ERR_UPSTREAM_RESET: { status: 503, log: true, what: 'the upstream closed or reset the connection before responding' },
   TESSERA_ERR_UPSTREAM_PROTOCOL: { status: 502, log: true, what: 'the upstream sent a malformed response' },
   TESSERA_ERR_UPSTREAM_TIMEOUT: { status: 504, log: true, what: 'the route timeout expired before the upstream answered' },
+  TESSERA_ERR_UPSTREAM_OVERFLOW: { status: 503, log: true, what: 'a circuit breaker (connections, pending requests, requests) refused the request' },
+  TESSERA_ERR_HTTP2_PROTOCOL: { status: 0, log: true, what: 'HTTP/2 abuse (rapid reset, frame flood, unread queue): the connection is closed with GOAWAY' },
+  TESSERA_ERR_FAULT_INJECTED: { status: 0, log: true, what: 'the fault filter aborted the request (status from its config)' },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -17,7 +17,8 @@ export function prefixErrors(path: string, errors: readonly string[]): string[] 
 
 /** Recursively freezes a plain value tree (objects and arrays). */
 export function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+  // Typed arrays (Buffers) cannot be frozen: they stay as they are.
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value) && !ArrayBuffer.isView(value)) {
     Object.freeze(value);
     for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);
   }

@@ -9,6 +9,9 @@ export const TypeUrl = {
   HttpConnectionManager: `${P}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
   TcpProxy: `${P}envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`,
   Router: `${P}envoy.extensions.filters.http.router.v3.Router`,
+  HttpFault: `${P}envoy.extensions.filters.http.fault.v3.HTTPFault`,
+  HttpProtocolOptions: `${P}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,
+  PreviousHostsPredicate: `${P}envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate`,
 } as const;
 export type ResourceTypeUrl =
   | typeof TypeUrl.Listener

@@ -5,13 +5,17 @@ import { StatsStore } from '../../src/observability/stats.js';
 import { silentLogger, type Logger } from '../../src/observability/logger.js';
 import { clusterStats } from '../../sidecar/upstream/cluster-manager.js';
 import type {
-  ClusterConfig, ForwardActionConfig, HcmConfig, HeaderMutationsConfig, RouteConfigData, RouteEntryConfig,
+  CircuitBreakerThresholds, ClusterConfig, ForwardActionConfig, HcmConfig, HeaderMutationsConfig, RouteConfigData, RouteEntryConfig,
   VirtualHostConfig,
 } from '../../src/xds/resources/types.js';
 import type {
-  ClusterManager, ClusterStats, RouteMatch, RouteProvider, RouteRequest, RouteTable, SidecarContext, UpstreamCluster,
-  UpstreamEndpoint,
+  ClusterManager, ClusterResources, ClusterStats, HealthFlag, LbContext, ResourceLimit, RouteMatch, RouteProvider, RouteRequest,
+  RouteTable, SidecarContext, UpstreamCluster, UpstreamConnPools, UpstreamEndpoint,
 } from '../../sidecar/contracts.js';
+import { H1ConnPools } from '../../sidecar/upstream/conn-pool/h1.js';
+import type { ConnPool, UpstreamRequest } from '../../sidecar/upstream/conn-pool/pool.js';
+import { DEFAULT_CIRCUIT_BREAKER_THRESHOLDS } from '../../src/xds/resources/cluster.js';
+import { DOWNSTREAM_HTTP2_DEFAULTS, UPSTREAM_HTTP2_DEFAULTS } from '../../src/xds/resources/common.js';
 
 export const NO_MUTATIONS: HeaderMutationsConfig = Object.freeze({
   requestHeadersToAdd: [],
@@ -45,6 +49,8 @@ export function hcmConfig(over: Partial<HcmConfig> = {}): HcmConfig {
     upgradeTypes: ['websocket'],
     normalizePath: false,
     mergeSlashes: false,
+    http2: DOWNSTREAM_HTTP2_DEFAULTS,
+    maxStreamDurationMs: 0,
     ...over,
   };
 }
@@ -61,6 +67,13 @@ export function forward(cluster: string, over: Partial<ForwardActionConfig> = {}
     timeoutMs: 15_000,
     idleTimeoutMs: null,
     upgradeTypes: null,
+    retryPolicy: null,
+    hashPolicy: [],
+    maxStreamDurationMs: null,
+    grpcTimeoutHeaderMaxMs: null,
+    grpcTimeoutHeaderOffsetMs: 0,
+    priority: 'DEFAULT',
+    perRequestBufferLimitBytes: null,
     ...over,
   };
 }
@@ -128,6 +141,10 @@ export function endpoint(clusterName: string, port: number, address = '127.0.0.1
     labels: {},
     activeRequests: 0,
     healthy: true,
+    healthFlags: 0,
+    degraded: false,
+    priority: 0,
+    outlier: null,
     removed: false,
     rqTotal: 0,
     rqError: 0,
@@ -147,22 +164,64 @@ export function clusterConfig(name: string, over: Partial<ClusterConfig> = {}): 
     upstreamIdleTimeoutMs: 3_600_000,
     maxRequestsPerConnection: 0,
     perConnectionBufferLimitBytes: 1024 * 1024,
+    ringHash: { minRingSize: 1024, maxRingSize: 8_388_608 },
+    maglevTableSize: 65_537,
+    healthyPanicThresholdPercent: 50,
+    localityWeightedLb: false,
+    circuitBreakers: { default: DEFAULT_CIRCUIT_BREAKER_THRESHOLDS, high: DEFAULT_CIRCUIT_BREAKER_THRESHOLDS },
+    outlierDetection: null,
+    healthChecks: [],
+    upstreamProtocol: 'http1',
+    http2: UPSTREAM_HTTP2_DEFAULTS,
     raw: null,
     ...over,
   };
 }
 
 
-/** Round-robin over healthy, non-removed endpoints. */
+/** A circuit-breaker counter: `count` in use against `max`. */
+export class FakeResourceLimit implements ResourceLimit {
+  count = 0;
+  constructor(readonly max: number) {}
+  canCreate(): boolean {
+    return this.count < this.max;
+  }
+  inc(): void {
+    this.count++;
+  }
+  dec(): void {
+    this.count--;
+  }
+}
+
+function fakeResources(t: CircuitBreakerThresholds): ClusterResources {
+  return {
+    connections: new FakeResourceLimit(t.maxConnections),
+    pendingRequests: new FakeResourceLimit(t.maxPendingRequests),
+    requests: new FakeResourceLimit(t.maxRequests),
+    retries: new FakeResourceLimit(t.maxRetries),
+  };
+}
+
+/** Round-robin over healthy, non-removed endpoints; owns its circuit-breaker counters per priority. */
 export class FakeCluster implements UpstreamCluster {
   readonly stats: ClusterStats;
   eps: UpstreamEndpoint[];
   #rr = 0;
+  readonly #resources: Readonly<Record<'DEFAULT' | 'HIGH', ClusterResources>>;
   constructor(readonly name: string, readonly config: ClusterConfig, eps: UpstreamEndpoint[], store: StatsStore) {
     this.eps = eps;
     this.stats = clusterStats(store, name);
+    this.#resources = { DEFAULT: fakeResources(config.circuitBreakers.default), HIGH: fakeResources(config.circuitBreakers.high) };
   }
-  pick(): UpstreamEndpoint | null {
+  resources(priority: 'DEFAULT' | 'HIGH'): ClusterResources {
+    return this.#resources[priority];
+  }
+  setHealthFlag(ep: UpstreamEndpoint, flag: HealthFlag, on: boolean): void {
+    ep.healthFlags = on ? ep.healthFlags | flag : ep.healthFlags & ~flag;
+    ep.healthy = ep.healthFlags === 0;
+  }
+  pick(_ctx: LbContext | null = null): UpstreamEndpoint | null {
     const ok = this.eps.filter((e) => e.healthy && !e.removed);
     if (ok.length === 0) {
       this.stats.upstream_cx_none_healthy.inc(); // as the contract says: pick() counts it
@@ -222,7 +281,17 @@ export interface TestContext {
   readonly accessLines: Record<string, unknown>[];
 }
 
-export function testContext(): TestContext {
+/** Stands in for a protocol's pool in tests that never use it: asking it for a stream is a test bug. */
+export class UnusedConnPool implements ConnPool {
+  constructor(readonly protocol: string) {}
+  newStream(cluster: UpstreamCluster): UpstreamRequest | null {
+    throw new Error(`testContext has no ${this.protocol} upstream pool (cluster ${cluster.name}): pass one to testContext()`);
+  }
+  closeAll(): void {}
+}
+
+/** A context over fakes; upstream HTTP/1.1 uses the real pool unless `pools` replaces it. */
+export function testContext(pools: Partial<UpstreamConnPools> = {}): TestContext {
   const stats = new StatsStore();
   const clusters = new FakeClusterManager(stats);
   const routes = new FakeRouteProvider();
@@ -235,6 +304,7 @@ export function testContext(): TestContext {
     clusters,
     routes,
     compileRouteTable: (c) => new FakeRouteTable(c),
+    connPools: { http1: pools.http1 ?? new H1ConnPools(clusters), http2: pools.http2 ?? new UnusedConnPool('HTTP/2') },
   };
   return { ctx, stats, clusters, routes, accessLines: lines };
 }

@@ -58,7 +58,7 @@ for (const mode of ['sotw', 'delta'] as const) {
 
       const load = startLoad(url, { concurrency: 2, maxMs: 30000 });
       // A cluster with a load-balancing policy the sidecar does not implement, plus an endpoint move.
-      const bad = { ...edsCluster('backend'), lb_policy: 'MAGLEV' };
+      const bad = { ...edsCluster('backend'), lb_policy: 'CLUSTER_PROVIDED' };
       assert.deepEqual(cache.set(node, resources(listenPort, up2.port, bad)), []);
       const nack = await eventually(async () => server.nacks().find((n) => n.nodeId === node), 10000);
       assert.equal(nack.typeUrl, TypeUrl.Cluster);

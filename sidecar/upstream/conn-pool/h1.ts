@@ -1,43 +1,30 @@
-// HTTP/1.1 upstream connection pools: one keep-alive pool per endpoint, shared by every connection manager.
+// HTTP/1.1 upstream connection pools: one keep-alive pool per endpoint, under the cluster's circuit breakers.
 import { connect, type Socket } from 'node:net';
 import type { ErrorCode } from '../../../src/core/errors.js';
 import { sharedTimerWheel, WheelTimer, type TimerTarget, type TimerWheel } from '../../../src/core/timer-wheel.js';
-import type { ClusterManager, UpstreamCluster, UpstreamEndpoint } from '../../contracts.js';
+import type { ClusterManager, ClusterResources, ResourceLimit, UpstreamCluster, UpstreamEndpoint } from '../../contracts.js';
 import type { HeaderMap } from '../../http/header-map.js';
 import { H1Parser, ParserKind, type H1Message, type H1ParserHandler } from '../../http/h1/parser.js';
 import {
-  chunkHeader, CRLF, frameChunk, LAST_CHUNK, lastChunkWithTrailers, serializeRequestHead, SMALL_CHUNK,
+  CHUNKED_LINE, chunkHeader, CRLF, frameChunk, LAST_CHUNK, lastChunkWithTrailers, serializeRequestHead, SMALL_CHUNK,
 } from '../../http/h1/serializer.js';
+import { PoolFailure, UpstreamReset, type ConnPool, type UpstreamCallbacks, type UpstreamRequest } from './pool.js';
 
-export const PoolFailure = { ConnectFailure: 0, ConnectTimeout: 1 } as const;
-export type PoolFailure = (typeof PoolFailure)[keyof typeof PoolFailure];
-
-export const UpstreamReset = { ConnectionTermination: 0, ProtocolError: 1 } as const;
-export type UpstreamReset = (typeof UpstreamReset)[keyof typeof UpstreamReset];
-
-/** The upstream half of one stream (the router); bound to a connection for one request/response. */
-export interface UpstreamCallbacks {
-  onPoolReady(conn: H1UpstreamConnection): void;
-  onPoolFailure(reason: PoolFailure): void;
-  /** Response head (1xx included; a 101 is followed by onUpstreamUpgraded). */
-  onUpstreamHeaders(msg: H1Message): void;
-  onUpstreamData(chunk: Buffer): void;
-  onUpstreamComplete(trailers: HeaderMap | null): void;
-  onUpstreamReset(reason: UpstreamReset): void;
-  /** The upstream socket drained after a write returned false. */
-  onUpstreamDrain(): void;
-  /** After a 101: the socket is no longer HTTP and now belongs to the callee. */
-  onUpstreamUpgraded(socket: Socket, pending: Buffer | null): void;
-}
+const UPGRADE_LINE = 'connection: upgrade\r\n';
 
 const T_CONNECT = 0;
 const T_IDLE = 1;
 
 /** One upstream TCP connection with its response parser; pooled between requests when keep-alive allows. */
-export class H1UpstreamConnection implements H1ParserHandler, TimerTarget {
+export class H1UpstreamConnection implements UpstreamRequest, H1ParserHandler, TimerTarget {
   readonly endpoint: UpstreamEndpoint;
   readonly pool: H1EndpointPool;
   connected: boolean;
+  /** The circuit-breaker connection slot this connection holds (released on close). */
+  readonly #slot: ResourceLimit;
+  #slotHeld: boolean;
+  /** The current request's body is chunk-framed. */
+  #chunked: boolean;
   readonly #socket: Socket;
   readonly #parser: H1Parser;
   readonly #timer: WheelTimer;
@@ -55,10 +42,14 @@ export class H1UpstreamConnection implements H1ParserHandler, TimerTarget {
   readonly #onClose: () => void;
   readonly #onDrain: () => void;
 
-  constructor(pool: H1EndpointPool) {
+  constructor(pool: H1EndpointPool, slot: ResourceLimit) {
     this.pool = pool;
     this.endpoint = pool.endpoint;
     this.connected = false;
+    this.#slot = slot;
+    slot.inc();
+    this.#slotHeld = true;
+    this.#chunked = false;
     this.#parser = new H1Parser(ParserKind.Response, this);
     this.#timer = new WheelTimer(this, T_CONNECT);
     this.#client = null;
@@ -91,6 +82,13 @@ export class H1UpstreamConnection implements H1ParserHandler, TimerTarget {
     pool.wheel.schedule(this.#timer, pool.cluster.config.connectTimeoutMs);
   }
 
+  /** Pool-internal: gives the circuit-breaker slot back (once, when the connection is gone). */
+  releaseSlot(): void {
+    if (!this.#slotHeld) return;
+    this.#slotHeld = false;
+    this.#slot.dec();
+  }
+
   /** Usable for a new request (open, idle, not to a removed endpoint). */
   get reusable(): boolean {
     return !this.#closed && this.#client === null && !this.endpoint.removed && !this.#socket.readableEnded;
@@ -105,10 +103,13 @@ export class H1UpstreamConnection implements H1ParserHandler, TimerTarget {
     if (this.connected) this.pool.wheel.cancel(this.#timer);
   }
 
-  /** Writes the request head; `endStream` when no body follows. Returns false on backpressure. */
-  writeHead(method: string, path: string, headers: HeaderMap, extra: string, endStream: boolean): boolean {
+  /** Writes the request head; the body is content-length framed when the header is there, else chunked. */
+  writeHead(method: string, path: string, _scheme: string, headers: HeaderMap, endStream: boolean, upgrade: boolean): boolean {
     this.#requests++;
     this.#parser.expectBodyless = method === 'HEAD';
+    const chunked = !endStream && !upgrade && !headers.has('content-length');
+    this.#chunked = chunked;
+    const extra = chunked ? CHUNKED_LINE : upgrade ? UPGRADE_LINE : '';
     const head = serializeRequestHead(method, path, headers, extra);
     if (endStream) {
       this.#requestDone = true;
@@ -118,9 +119,9 @@ export class H1UpstreamConnection implements H1ParserHandler, TimerTarget {
     return this.#socket.write(head, 'latin1');
   }
 
-  /** Writes a body chunk (chunk-framed when `chunked`). */
-  writeBody(chunk: Buffer, chunked: boolean): boolean {
-    if (!chunked) return this.#socket.write(chunk);
+  /** Writes a body chunk (chunk-framed when the request is chunked). */
+  writeBody(chunk: Buffer): boolean {
+    if (!this.#chunked) return this.#socket.write(chunk);
     if (chunk.length <= SMALL_CHUNK) return this.#socket.write(frameChunk(chunk));
     this.#cork();
     this.#socket.write(chunkHeader(chunk.length), 'latin1');
@@ -128,10 +129,10 @@ export class H1UpstreamConnection implements H1ParserHandler, TimerTarget {
     return this.#socket.write(CRLF);
   }
 
-  /** Ends the request body (last chunk and trailers when chunked). */
-  endRequest(chunked: boolean, trailers: HeaderMap | null): void {
+  /** Ends the request body (last chunk and trailers when chunked; trailers are dropped otherwise). */
+  endRequest(trailers: HeaderMap | null): void {
     this.#requestDone = true;
-    if (!chunked) return;
+    if (!this.#chunked) return;
     if (trailers === null) this.#socket.write(LAST_CHUNK);
     else this.#socket.write(lastChunkWithTrailers(trailers), 'latin1');
   }
@@ -178,7 +179,7 @@ export class H1UpstreamConnection implements H1ParserHandler, TimerTarget {
       return;
     }
     if (msg.status >= 200) this.#responseKeepAlive = msg.keepAlive;
-    c.onUpstreamHeaders(msg);
+    c.onUpstreamHeaders(msg.status, msg.headers, msg.bodyless);
   }
 
   onBody(chunk: Buffer): void {
@@ -295,13 +296,47 @@ export class H1UpstreamConnection implements H1ParserHandler, TimerTarget {
 
 function noop(): void {}
 
-/** Idle keep-alive connections to one endpoint (LIFO, so the warmest connection is reused first). */
+/** A request waiting for a connection while the cluster is at max_connections (holds a pending-request slot). */
+class PendingRequest implements UpstreamRequest {
+  readonly client: UpstreamCallbacks;
+  readonly resources: ClusterResources;
+  readonly #pool: H1EndpointPool;
+  readonly connected: boolean;
+  done: boolean;
+
+  constructor(pool: H1EndpointPool, client: UpstreamCallbacks, resources: ClusterResources) {
+    this.#pool = pool;
+    this.client = client;
+    this.resources = resources;
+    this.connected = false;
+    this.done = false;
+  }
+
+  writeHead(): boolean {
+    return false;
+  }
+
+  writeBody(): boolean {
+    return false;
+  }
+
+  endRequest(): void {}
+
+  readDisable(): void {}
+
+  abort(): void {
+    this.#pool.cancelPending(this);
+  }
+}
+
+/** Keep-alive connections to one endpoint (idle ones LIFO, so the warmest is reused first) and requests waiting for one. */
 export class H1EndpointPool {
   readonly endpoint: UpstreamEndpoint;
   readonly wheel: TimerWheel;
   cluster: UpstreamCluster;
   readonly #idle: H1UpstreamConnection[];
   readonly #all: Set<H1UpstreamConnection>;
+  readonly #pending: PendingRequest[];
   readonly #owner: H1ConnPools;
 
   constructor(owner: H1ConnPools, cluster: UpstreamCluster, endpoint: UpstreamEndpoint, wheel: TimerWheel) {
@@ -311,6 +346,7 @@ export class H1EndpointPool {
     this.wheel = wheel;
     this.#idle = [];
     this.#all = new Set();
+    this.#pending = [];
   }
 
   get idleCount(): number {
@@ -321,8 +357,12 @@ export class H1EndpointPool {
     return this.#all.size;
   }
 
-  /** A connection bound to `client`: an idle one (check `connected`) or a new one still connecting. */
-  newStream(client: UpstreamCallbacks): H1UpstreamConnection {
+  get pendingCount(): number {
+    return this.#pending.length;
+  }
+
+  /** An idle connection (check `connected`), a new one still connecting, a pending request, or null on overflow. */
+  newStream(client: UpstreamCallbacks, resources: ClusterResources): UpstreamRequest | null {
     const idle = this.#idle;
     while (idle.length > 0) {
       const c = idle.pop()!;
@@ -332,10 +372,19 @@ export class H1EndpointPool {
       }
       c.destroy();
     }
-    const c = new H1UpstreamConnection(this);
-    this.#all.add(c);
-    c.attach(client);
-    return c;
+    const stats = this.cluster.stats;
+    if (resources.connections.canCreate()) return this.#connect(client, resources.connections);
+    stats.upstream_cx_overflow.inc();
+    if (!resources.pendingRequests.canCreate()) {
+      stats.upstream_rq_pending_overflow.inc();
+      return null;
+    }
+    resources.pendingRequests.inc();
+    stats.upstream_rq_pending_total.inc();
+    stats.upstream_rq_pending_active.inc();
+    const p = new PendingRequest(this, client, resources);
+    this.#pending.push(p);
+    return p;
   }
 
   release(c: H1UpstreamConnection): void {
@@ -343,15 +392,39 @@ export class H1EndpointPool {
       c.destroy();
       return;
     }
+    const p = this.#takePending();
+    if (p !== null) {
+      c.attach(p.client);
+      p.client.onPoolReady(c);
+      return;
+    }
     this.#idle.push(c);
     c.idle(this.cluster.config.upstreamIdleTimeoutMs);
   }
 
   onClosed(c: H1UpstreamConnection): void {
+    c.releaseSlot();
     this.#all.delete(c);
     const i = this.#idle.indexOf(c);
     if (i !== -1) this.#idle.splice(i, 1);
-    if (this.#all.size === 0 && this.endpoint.removed) this.#owner.forget(this);
+    // A freed connection slot goes to the oldest waiting request.
+    if (this.#pending.length > 0 && !this.endpoint.removed) {
+      const head = this.#pending[0]!;
+      if (head.resources.connections.canCreate()) {
+        const p = this.#takePending()!;
+        const nc = this.#connect(p.client, p.resources.connections);
+        if (nc.connected) p.client.onPoolReady(nc);
+      }
+    }
+    if (this.#all.size === 0 && this.#pending.length === 0 && this.endpoint.removed) this.#owner.forget(this);
+  }
+
+  /** A waiting request gave up (timeout, downstream reset). */
+  cancelPending(p: PendingRequest): void {
+    const i = this.#pending.indexOf(p);
+    if (i === -1) return;
+    this.#pending.splice(i, 1);
+    this.#leavePending(p);
   }
 
   /** Closes idle connections; busy ones close after their response. */
@@ -362,11 +435,37 @@ export class H1EndpointPool {
 
   closeAll(): void {
     for (const c of [...this.#all]) c.destroy();
+    const pending = this.#pending.splice(0);
+    for (const p of pending) {
+      this.#leavePending(p);
+      p.client.onPoolFailure(PoolFailure.ConnectFailure);
+    }
+  }
+
+  #connect(client: UpstreamCallbacks, slot: ResourceLimit): H1UpstreamConnection {
+    const c = new H1UpstreamConnection(this, slot);
+    this.#all.add(c);
+    c.attach(client);
+    return c;
+  }
+
+  #takePending(): PendingRequest | null {
+    const p = this.#pending.shift();
+    if (p === undefined) return null;
+    this.#leavePending(p);
+    return p;
+  }
+
+  #leavePending(p: PendingRequest): void {
+    if (p.done) return;
+    p.done = true;
+    p.resources.pendingRequests.dec();
+    this.cluster.stats.upstream_rq_pending_active.dec();
   }
 }
 
-/** All H1 endpoint pools of one ClusterManager; closes pools of endpoints EDS removed. */
-export class H1ConnPools {
+/** All HTTP/1.1 endpoint pools of one sidecar; closes pools of endpoints EDS removed. */
+export class H1ConnPools implements ConnPool {
   readonly #pools: Map<UpstreamEndpoint, H1EndpointPool>;
   readonly #wheel: TimerWheel;
 
@@ -377,20 +476,8 @@ export class H1ConnPools {
       const p = this.#pools.get(ep);
       if (p === undefined) return;
       p.closeIdle();
-      if (p.totalCount === 0) this.#pools.delete(ep);
+      if (p.totalCount === 0 && p.pendingCount === 0) this.#pools.delete(ep);
     });
-  }
-
-  static #byManager = new WeakMap<ClusterManager, H1ConnPools>();
-
-  /** The pools shared by every connection manager using `clusters`. */
-  static for(clusters: ClusterManager): H1ConnPools {
-    let p = H1ConnPools.#byManager.get(clusters);
-    if (p === undefined) {
-      p = new H1ConnPools(clusters);
-      H1ConnPools.#byManager.set(clusters, p);
-    }
-    return p;
   }
 
   pool(cluster: UpstreamCluster, endpoint: UpstreamEndpoint): H1EndpointPool {
@@ -404,8 +491,8 @@ export class H1ConnPools {
     return p;
   }
 
-  newStream(cluster: UpstreamCluster, endpoint: UpstreamEndpoint, client: UpstreamCallbacks): H1UpstreamConnection {
-    return this.pool(cluster, endpoint).newStream(client);
+  newStream(cluster: UpstreamCluster, endpoint: UpstreamEndpoint, priority: 'DEFAULT' | 'HIGH', client: UpstreamCallbacks): UpstreamRequest | null {
+    return this.pool(cluster, endpoint).newStream(client, cluster.resources(priority));
   }
 
   /** Pool-internal: an empty pool of a removed endpoint. */

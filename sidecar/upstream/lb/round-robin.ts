@@ -1,5 +1,5 @@
 // ROUND_ROBIN: plain rotation for equal weights, nginx's smooth weighted round robin otherwise (EDF when the period is huge).
-import type { UpstreamEndpoint } from '../../contracts.js';
+import type { LbContext, UpstreamEndpoint } from '../../contracts.js';
 import { EdfScheduler } from './edf-scheduler.js';
 import { type LoadBalancer, allEqual, gcdOf } from './load-balancer.js';
 
@@ -42,7 +42,8 @@ export class RoundRobinLb implements LoadBalancer {
   }
 
   // LoadBalancer
-  pick(): UpstreamEndpoint | null {
+  /** `ctx` is not used (round robin ignores the request hash). */
+  pick(_ctx: LbContext | null): UpstreamEndpoint | null {
     const eps = this.#endpoints;
     if (eps.length === 0) return null;
     const seq = this.#sequence;

@@ -3,6 +3,7 @@
 import { isIP } from 'node:net';
 import type {
   HeaderMutationsConfig,
+  Http2ProtocolConfig,
   HeaderValueOptionConfig,
   SocketAddress,
   StringMatchConfig,
@@ -212,7 +213,7 @@ function headerName(key: string, path: string, issues: Issues): string {
 const APPEND_ACTIONS = ['APPEND_IF_EXISTS_OR_ADD', 'ADD_IF_ABSENT', 'OVERWRITE_IF_EXISTS_OR_ADD', 'OVERWRITE_IF_EXISTS'] as const;
 
 /** envoy.config.core.v3.HeaderValueOption. */
-function headerValueOption(o: Obj, path: string, issues: Issues): HeaderValueOptionConfig {
+export function headerValueOption(o: Obj, path: string, issues: Issues): HeaderValueOptionConfig {
   onlyKnown(o, path, ['header', 'append', 'append_action'], [], issues);
   const h = obj(o, 'header') ?? {};
   const hp = join(path, 'header');
@@ -328,4 +329,132 @@ export function jsonToValue(v: unknown): Obj {
   if (Array.isArray(v)) return { listValue: { values: v.map(jsonToValue) } };
   if (typeof v === 'object') return { structValue: jsonToStruct(v as Record<string, unknown>) };
   return { stringValue: String(v) };
+}
+
+/** A google.protobuf.(U)Int32/64Value `{value}` checked to lie in [min, max]; `dflt` when absent. */
+export function u32InRange(o: Obj, key: string, dflt: number, min: number, max: number, path: string, issues: Issues): number {
+  if (!isObj(o[key])) return dflt;
+  const v = u32Wrapper(o, key, dflt);
+  if (!Number.isInteger(v) || v < min || v > max) {
+    issues.add(join(path, key), `must be in [${min}, ${max}], got ${v}`);
+    return dflt;
+  }
+  return v;
+}
+
+/** envoy.type.v3.Percent `{value}` (0..100); `dflt` when absent. */
+export function percent(o: Obj, key: string, dflt: number, path: string, issues: Issues): number {
+  const w = obj(o, key);
+  if (!w) return dflt;
+  const v = num(w, 'value');
+  if (!Number.isFinite(v) || v < 0 || v > 100) {
+    issues.add(join(join(path, key), 'value'), `must be in [0, 100], got ${v}`);
+    return dflt;
+  }
+  return v;
+}
+
+/** A Duration that, when present, must be greater than 0 (PGV `gt {}`; sub-millisecond rounds up to 1 ms); `dflt` when absent. */
+export function positiveDurationMs(o: Obj, key: string, dflt: number, path: string, issues: Issues): number {
+  if (!isObj(o[key])) return dflt;
+  const before = issues.list.length;
+  const ms = durationMs(o, key, dflt, path, issues);
+  if (issues.list.length > before) return dflt;
+  const d = o[key] as Obj;
+  if (num(d, 'seconds') <= 0 && num(d, 'nanos') <= 0) {
+    issues.add(join(path, key), 'must be greater than 0');
+    return dflt;
+  }
+  return Math.max(1, ms);
+}
+
+/** An optional Duration: null when absent. */
+export function optionalDurationMs(o: Obj, key: string, path: string, issues: Issues): number | null {
+  return isObj(o[key]) ? durationMs(o, key, 0, path, issues) : null;
+}
+
+/** An optional Duration that must be greater than 0 when present: null when absent. */
+export function optionalPositiveDurationMs(o: Obj, key: string, path: string, issues: Issues): number | null {
+  return isObj(o[key]) ? positiveDurationMs(o, key, 0, path, issues) : null;
+}
+
+/** An enum field (decoded as its name) restricted to `allowed`; `dflt` when absent. */
+export function enumOf<T extends string>(o: Obj, key: string, allowed: readonly T[], dflt: T, path: string, issues: Issues): T {
+  const v = o[key];
+  if (v === undefined || v === null) return dflt;
+  const s = String(v);
+  if ((allowed as readonly string[]).includes(s)) return s as T;
+  issues.add(join(path, key), `${s} ${NOT_SUPPORTED}`);
+  return dflt;
+}
+
+/** Envoy's defaults for upstream HTTP/2 (envoy.config.core.v3.Http2ProtocolOptions). */
+export const UPSTREAM_HTTP2_DEFAULTS: Readonly<Http2ProtocolConfig> = Object.freeze({
+  maxConcurrentStreams: 2_147_483_647,
+  initialStreamWindowSize: 268_435_456,
+  initialConnectionWindowSize: 268_435_456,
+  maxOutboundFrames: 10_000,
+  maxOutboundControlFrames: 1_000,
+  maxConsecutiveInboundFramesWithEmptyPayload: 1,
+  maxInboundPriorityFramesPerStream: 100,
+  maxInboundWindowUpdateFramesPerDataFrameSent: 10,
+});
+
+/** Downstream HTTP/2 defaults after Envoy's edge guidance (100 streams, 64 KiB stream / 1 MiB connection windows). */
+export const DOWNSTREAM_HTTP2_DEFAULTS: Readonly<Http2ProtocolConfig> = Object.freeze({
+  ...UPSTREAM_HTTP2_DEFAULTS,
+  maxConcurrentStreams: 100,
+  initialStreamWindowSize: 65_536,
+  initialConnectionWindowSize: 1_048_576,
+});
+
+const U32_MAX = 4_294_967_295;
+const I32_MAX = 2_147_483_647;
+
+/**
+ * envoy.config.core.v3.Http2ProtocolOptions (null = absent) over `defaults`. hpack_table_size and use_oghttp2_codec
+ * are accepted and ignored (compression table size and codec choice do not change what is proxied);
+ * allow_connect, allow_metadata, custom settings, keepalive and stream-error overrides set to non-defaults are rejected.
+ */
+export function http2ProtocolOptions(o: Obj | null, path: string, issues: Issues, defaults: Readonly<Http2ProtocolConfig>): Http2ProtocolConfig {
+  if (!o) return { ...defaults };
+  onlyKnown(
+    o,
+    path,
+    [
+      'max_concurrent_streams', 'initial_stream_window_size', 'initial_connection_window_size', 'max_outbound_frames',
+      'max_outbound_control_frames', 'max_consecutive_inbound_frames_with_empty_payload', 'max_inbound_priority_frames_per_stream',
+      'max_inbound_window_update_frames_per_data_frame_sent', 'allow_connect', 'allow_metadata',
+      'stream_error_on_invalid_http_messaging', 'override_stream_error_on_invalid_http_message',
+    ],
+    ['hpack_table_size', 'use_oghttp2_codec'],
+    issues,
+  );
+  for (const k of ['allow_connect', 'allow_metadata', 'stream_error_on_invalid_http_messaging']) {
+    if (o[k] === true) issues.unsupported(join(path, k));
+  }
+  if (boolWrapper(o, 'override_stream_error_on_invalid_http_message', false)) {
+    issues.unsupported(join(path, 'override_stream_error_on_invalid_http_message'));
+  }
+  const r = (key: string, dflt: number, min: number, max: number) => u32InRange(o, key, dflt, min, max, path, issues);
+  return {
+    maxConcurrentStreams: r('max_concurrent_streams', defaults.maxConcurrentStreams, 1, I32_MAX),
+    initialStreamWindowSize: r('initial_stream_window_size', defaults.initialStreamWindowSize, 65_535, I32_MAX),
+    initialConnectionWindowSize: r('initial_connection_window_size', defaults.initialConnectionWindowSize, 65_535, I32_MAX),
+    maxOutboundFrames: r('max_outbound_frames', defaults.maxOutboundFrames, 1, U32_MAX),
+    maxOutboundControlFrames: r('max_outbound_control_frames', defaults.maxOutboundControlFrames, 1, U32_MAX),
+    maxConsecutiveInboundFramesWithEmptyPayload: r(
+      'max_consecutive_inbound_frames_with_empty_payload',
+      defaults.maxConsecutiveInboundFramesWithEmptyPayload,
+      0,
+      U32_MAX,
+    ),
+    maxInboundPriorityFramesPerStream: r('max_inbound_priority_frames_per_stream', defaults.maxInboundPriorityFramesPerStream, 0, U32_MAX),
+    maxInboundWindowUpdateFramesPerDataFrameSent: r(
+      'max_inbound_window_update_frames_per_data_frame_sent',
+      defaults.maxInboundWindowUpdateFramesPerDataFrameSent,
+      1,
+      U32_MAX,
+    ),
+  };
 }

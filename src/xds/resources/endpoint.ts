@@ -1,6 +1,6 @@
 // EDS: validates a decoded envoy.config.endpoint.v3.ClusterLoadAssignment into EndpointsConfig.
 import { deepFreeze, err, ok, type Result } from '../../core/result.js';
-import { Issues, join, list, num, obj, onlyKnown, socketAddress, str, u32Wrapper, type Obj } from './common.js';
+import { Issues, join, list, num, obj, onlyKnown, socketAddress, str, u32InRange, u32Wrapper, type Obj } from './common.js';
 import type { EndpointsConfig, HealthStatus, LbEndpointConfig, LocalityEndpointsConfig } from './types.js';
 
 const HEALTH: readonly HealthStatus[] = ['UNKNOWN', 'HEALTHY', 'UNHEALTHY', 'DRAINING', 'TIMEOUT', 'DEGRADED'];
@@ -17,20 +17,19 @@ export function loadAssignment(cla: Obj, path: string, issues: Issues): Omit<End
   onlyKnown(cla, path, ['cluster_name', 'endpoints', 'policy'], [], issues);
   const clusterName = str(cla, 'cluster_name');
   if (clusterName === '') issues.add(join(path, 'cluster_name'), 'required');
+  let overprovisioningFactor = 140;
   const policy = obj(cla, 'policy');
   if (policy) {
     const pp = join(path, 'policy');
     onlyKnown(policy, pp, ['overprovisioning_factor'], [], issues);
-    if (policy.overprovisioning_factor !== undefined && u32Wrapper(policy, 'overprovisioning_factor', 140) !== 140) {
-      issues.unsupported(join(pp, 'overprovisioning_factor'));
-    }
+    overprovisioningFactor = u32InRange(policy, 'overprovisioning_factor', 140, 1, 4_294_967_295, pp, issues);
   }
   const localities = list(cla, 'endpoints').map((l, i) => locality(l, join(join(path, 'endpoints'), i), issues));
   const priorities = [...new Set(localities.map((l) => l.priority))].sort((a, b) => a - b);
   priorities.forEach((p, i) => {
     if (p !== i) issues.add(join(path, 'endpoints'), `priorities must be contiguous from 0, missing priority ${i}`);
   });
-  return { clusterName, localities };
+  return { clusterName, localities, overprovisioningFactor };
 }
 
 function locality(l: Obj, path: string, issues: Issues): LocalityEndpointsConfig {

@@ -3,6 +3,7 @@
 import { deepFreeze, err, ok, type Result } from '../../core/result.js';
 import { TypeUrl } from '../type-urls.js';
 import {
+  DOWNSTREAM_HTTP2_DEFAULTS,
   Issues,
   NOT_SUPPORTED,
   adsConfigSource,
@@ -11,6 +12,7 @@ import {
   bool,
   boolWrapper,
   durationMs,
+  http2ProtocolOptions,
   isSet,
   join,
   list,
@@ -22,8 +24,18 @@ import {
   u32Wrapper,
   type Obj,
 } from './common.js';
+import './filters/all.js'; // registers every HTTP filter config validator
+import { httpFilterConfigValidator } from './filters/index.js';
 import { hcmUpgradeTypes, routeConfiguration } from './route.js';
-import type { FilterChainConfig, HcmConfig, ListenerConfig, NetworkFilterConfig, TcpProxyConfig, WeightedClusterRef } from './types.js';
+import type {
+  FilterChainConfig,
+  HcmConfig,
+  HttpFilterRef,
+  ListenerConfig,
+  NetworkFilterConfig,
+  TcpProxyConfig,
+  WeightedClusterRef,
+} from './types.js';
 
 export const ROUTER_FILTER_NAME = 'envoy.filters.http.router';
 const MIB = 1024 * 1024;
@@ -160,7 +172,7 @@ function httpConnectionManager(h: Obj, path: string, issues: Issues): HcmConfig 
       'stat_prefix', 'codec_type', 'rds', 'route_config', 'http_filters', 'request_timeout', 'request_headers_timeout',
       'stream_idle_timeout', 'common_http_protocol_options', 'max_request_headers_kb', 'drain_timeout', 'use_remote_address',
       'xff_num_trusted_hops', 'generate_request_id', 'preserve_external_request_id', 'via', 'server_name',
-      'http_protocol_options', 'upgrade_configs', 'normalize_path', 'merge_slashes',
+      'http_protocol_options', 'upgrade_configs', 'normalize_path', 'merge_slashes', 'http2_protocol_options',
     ],
     [],
     issues,
@@ -187,33 +199,11 @@ function httpConnectionManager(h: Obj, path: string, issues: Issues): HcmConfig 
     issues.add(path, 'one of rds, route_config is required');
   }
 
-  const filters = list(h, 'http_filters');
-  const fp = join(path, 'http_filters');
-  if (filters.length === 0) issues.add(fp, `the last filter must be ${ROUTER_FILTER_NAME}`);
-  filters.forEach((f, i) => {
-    const p = join(fp, i);
-    onlyKnown(f, p, ['name', 'typed_config'], ['disabled', 'is_optional'], issues);
-    const tc = obj(f, 'typed_config');
-    const name = str(f, 'name');
-    const t = tc ? anyType(tc, join(p, 'typed_config'), issues) : name === ROUTER_FILTER_NAME ? TypeUrl.Router : null;
-    if (t === null && !tc) issues.add(join(p, 'typed_config'), 'required');
-    if (t === null) return;
-    if (t !== TypeUrl.Router) {
-      issues.add(join(p, 'typed_config'), `HTTP filter ${name !== '' ? `${name} (${t})` : t} ${NOT_SUPPORTED}`);
-      return;
-    }
-    if (tc) onlyKnown(anyBody(tc), join(p, 'typed_config'), [], [], issues);
-    if (i !== filters.length - 1) issues.add(p, `${ROUTER_FILTER_NAME} must be the last filter`);
-  });
-  if (filters.length > 0) {
-    const last = filters[filters.length - 1]!;
-    const lt = obj(last, 'typed_config')?.['@type'] ?? (str(last, 'name') === ROUTER_FILTER_NAME ? TypeUrl.Router : null);
-    if (lt !== TypeUrl.Router) issues.add(fp, `the last filter must be ${ROUTER_FILTER_NAME}`);
-  }
+  const httpFilters = httpFilterChain(h, path, issues);
 
   const cpo = obj(h, 'common_http_protocol_options') ?? {};
   const cpp = join(path, 'common_http_protocol_options');
-  onlyKnown(cpo, cpp, ['idle_timeout', 'max_headers_count'], [], issues);
+  onlyKnown(cpo, cpp, ['idle_timeout', 'max_headers_count', 'max_stream_duration'], [], issues);
   const maxHeadersCount = u32Wrapper(cpo, 'max_headers_count', 100);
   if (maxHeadersCount < 1) issues.add(join(cpp, 'max_headers_count'), 'must be at least 1');
   const maxRequestHeadersKb = u32Wrapper(h, 'max_request_headers_kb', 60);
@@ -229,7 +219,7 @@ function httpConnectionManager(h: Obj, path: string, issues: Issues): HcmConfig 
     codecType: codec as HcmConfig['codecType'],
     rdsRouteConfigName,
     routeConfig,
-    httpFilters: [],
+    httpFilters,
     requestTimeoutMs: durationMs(h, 'request_timeout', 0, path, issues),
     requestHeadersTimeoutMs: durationMs(h, 'request_headers_timeout', 10_000, path, issues),
     streamIdleTimeoutMs: durationMs(h, 'stream_idle_timeout', 300_000, path, issues),
@@ -247,5 +237,51 @@ function httpConnectionManager(h: Obj, path: string, issues: Issues): HcmConfig 
     upgradeTypes: hcmUpgradeTypes(h, path, issues),
     normalizePath: boolWrapper(h, 'normalize_path', false),
     mergeSlashes: bool(h, 'merge_slashes'),
+    http2: http2ProtocolOptions(obj(h, 'http2_protocol_options'), join(path, 'http2_protocol_options'), issues, DOWNSTREAM_HTTP2_DEFAULTS),
+    maxStreamDurationMs: durationMs(cpo, 'max_stream_duration', 0, cpp, issues),
   };
+}
+
+/**
+ * http_filters: each non-router filter's typed_config goes to the validator registered for its type URL
+ * (src/xds/resources/filters/); the router must be last. An unknown type is rejected unless `is_optional`
+ * (Envoy then skips it). A `disabled` filter is validated and left out: Envoy runs it only where a route
+ * enables it through typed_per_filter_config, which Tessera rejects.
+ */
+function httpFilterChain(h: Obj, path: string, issues: Issues): HttpFilterRef[] {
+  const out: HttpFilterRef[] = [];
+  const filters = list(h, 'http_filters');
+  const fp = join(path, 'http_filters');
+  if (filters.length === 0) issues.add(fp, `the last filter must be ${ROUTER_FILTER_NAME}`);
+  filters.forEach((f, i) => {
+    const p = join(fp, i);
+    onlyKnown(f, p, ['name', 'typed_config', 'disabled', 'is_optional'], [], issues);
+    const tc = obj(f, 'typed_config');
+    const name = str(f, 'name');
+    const optional = bool(f, 'is_optional');
+    // A type outside the loaded protos decodes without @type: an optional filter of such a type is skipped.
+    if (tc && typeof tc['@type'] !== 'string' && optional) return;
+    const t = tc ? anyType(tc, join(p, 'typed_config'), issues) : name === ROUTER_FILTER_NAME ? TypeUrl.Router : null;
+    if (t === null && !tc) issues.add(join(p, 'typed_config'), 'required');
+    if (t === null) return;
+    if (t === TypeUrl.Router) {
+      if (tc) onlyKnown(anyBody(tc), join(p, 'typed_config'), [], [], issues);
+      if (bool(f, 'disabled')) issues.add(join(p, 'disabled'), `${ROUTER_FILTER_NAME} cannot be disabled`);
+      if (i !== filters.length - 1) issues.add(p, `${ROUTER_FILTER_NAME} must be the last filter`);
+      return;
+    }
+    const validate = httpFilterConfigValidator(t);
+    if (!validate) {
+      if (!optional) issues.add(join(p, 'typed_config'), `HTTP filter ${name !== '' ? `${name} (${t})` : t} ${NOT_SUPPORTED}`);
+      return;
+    }
+    const config = validate(anyBody(tc!), join(p, 'typed_config'), issues);
+    if (!bool(f, 'disabled')) out.push({ name, typeUrl: t, config });
+  });
+  if (filters.length > 0) {
+    const last = filters[filters.length - 1]!;
+    const lt = obj(last, 'typed_config')?.['@type'] ?? (str(last, 'name') === ROUTER_FILTER_NAME ? TypeUrl.Router : null);
+    if (lt !== TypeUrl.Router) issues.add(fp, `the last filter must be ${ROUTER_FILTER_NAME}`);
+  }
+  return out;
 }

@@ -1,18 +1,26 @@
 // RDS: validates a decoded envoy.config.route.v3.RouteConfiguration into RouteConfigData (the subset Tessera routes by).
 import { deepFreeze, err, ok, type Result } from '../../core/result.js';
+import { TypeUrl } from '../type-urls.js';
 import {
   HEADER_MUTATION_KEYS,
   Issues,
   NOT_SUPPORTED,
   boolWrapper,
+  anyBody,
+  anyType,
+  bool,
   durationMs,
+  enumOf,
   headerMutations,
+  isObj,
   isSet,
   join,
   list,
   num,
   obj,
   onlyKnown,
+  optionalDurationMs,
+  positiveDurationMs,
   regexMatcher,
   str,
   strList,
@@ -23,9 +31,12 @@ import {
 import type {
   DirectResponseActionConfig,
   ForwardActionConfig,
+  HashPolicyConfig,
   HeaderMatcherConfig,
   QueryParameterMatcherConfig,
   RedirectActionConfig,
+  RetryOn,
+  RetryPolicyConfig,
   RouteConfigData,
   RouteEntryConfig,
   RouteMatchConfig,
@@ -59,8 +70,14 @@ export function routeConfiguration(rc: Obj, path: string, issues: Issues): Omit<
   return { name, virtualHosts, ...headerMutations(rc, path, issues) };
 }
 
+/** What a route inherits from its virtual host (used when the route does not set its own). */
+interface Inherited {
+  readonly retryPolicy: RetryPolicyConfig | null;
+  readonly perRequestBufferLimitBytes: number | null;
+}
+
 function virtualHost(vh: Obj, path: string, issues: Issues): VirtualHostConfig {
-  onlyKnown(vh, path, ['name', 'domains', 'routes', ...HEADER_MUTATION_KEYS], INFORMATIONAL, issues);
+  onlyKnown(vh, path, ['name', 'domains', 'routes', 'retry_policy', 'per_request_buffer_limit_bytes', ...HEADER_MUTATION_KEYS], INFORMATIONAL, issues);
   const name = str(vh, 'name');
   if (name === '') issues.add(join(path, 'name'), 'required');
   const domains = strList(vh, 'domains').map((d) => d.toLowerCase());
@@ -70,12 +87,17 @@ function virtualHost(vh: Obj, path: string, issues: Issues): VirtualHostConfig {
     const ok = d === '*' || wild === -1 || (wild === 0 && d.lastIndexOf('*') === 0) || (wild === d.length - 1 && d.indexOf('*') === wild);
     if (!ok || d === '') issues.add(join(join(path, 'domains'), i), `invalid domain "${d}" (exact, "*", "*.suffix" or "prefix.*")`);
   });
-  const routes = list(vh, 'routes').map((r, i) => route(r, join(join(path, 'routes'), i), issues));
+  const rp = obj(vh, 'retry_policy');
+  const inherited: Inherited = {
+    retryPolicy: rp ? retryPolicy(rp, join(path, 'retry_policy'), issues) : null,
+    perRequestBufferLimitBytes: isObj(vh.per_request_buffer_limit_bytes) ? u32Wrapper(vh, 'per_request_buffer_limit_bytes', 0) : null,
+  };
+  const routes = list(vh, 'routes').map((r, i) => route(r, join(join(path, 'routes'), i), issues, inherited));
   return { name, domains, routes, ...headerMutations(vh, path, issues) };
 }
 
-function route(r: Obj, path: string, issues: Issues): RouteEntryConfig {
-  onlyKnown(r, path, ['name', 'match', 'route', 'redirect', 'direct_response', ...HEADER_MUTATION_KEYS], INFORMATIONAL, issues);
+function route(r: Obj, path: string, issues: Issues, vh: Inherited): RouteEntryConfig {
+  onlyKnown(r, path, ['name', 'match', 'route', 'redirect', 'direct_response', 'per_request_buffer_limit_bytes', ...HEADER_MUTATION_KEYS], INFORMATIONAL, issues);
   const m = obj(r, 'match');
   const match = routeMatch(m ?? {}, join(path, 'match'), issues);
   if (!m) issues.add(join(path, 'match'), 'required');
@@ -83,7 +105,11 @@ function route(r: Obj, path: string, issues: Issues): RouteEntryConfig {
   const ra = obj(r, 'route');
   const rd = obj(r, 'redirect');
   const dr = obj(r, 'direct_response');
-  if (ra) action = routeAction(ra, join(path, 'route'), issues);
+  const inherited: Inherited = {
+    retryPolicy: vh.retryPolicy,
+    perRequestBufferLimitBytes: isObj(r.per_request_buffer_limit_bytes) ? u32Wrapper(r, 'per_request_buffer_limit_bytes', 0) : vh.perRequestBufferLimitBytes,
+  };
+  if (ra) action = routeAction(ra, join(path, 'route'), issues, inherited);
   else if (rd) action = redirectAction(rd, join(path, 'redirect'), issues);
   else if (dr) action = directResponse(dr, join(path, 'direct_response'), issues);
   else {
@@ -115,7 +141,8 @@ function routeMatch(m: Obj, path: string, issues: Issues): RouteMatchConfig {
   return { path: p, caseSensitive: boolWrapper(m, 'case_sensitive', true), headers, queryParameters };
 }
 
-function headerMatcher(h: Obj, path: string, issues: Issues): HeaderMatcherConfig {
+/** envoy.config.route.v3.HeaderMatcher (also used by HTTP filter configs, e.g. the fault filter's headers). */
+export function headerMatcher(h: Obj, path: string, issues: Issues): HeaderMatcherConfig {
   const kinds = ['exact_match', 'safe_regex_match', 'range_match', 'present_match', 'prefix_match', 'suffix_match', 'contains_match', 'string_match'];
   onlyKnown(h, path, ['name', 'invert_match', ...kinds], [], issues);
   const name = str(h, 'name').toLowerCase();
@@ -178,11 +205,14 @@ export function hcmUpgradeTypes(hcm: Obj, path: string, issues: Issues): string[
   return upgradeConfigs(hcm, path, issues, []);
 }
 
-function routeAction(a: Obj, path: string, issues: Issues): ForwardActionConfig {
+function routeAction(a: Obj, path: string, issues: Issues, inherited: Inherited): ForwardActionConfig {
   onlyKnown(
     a,
     path,
-    ['cluster', 'weighted_clusters', 'prefix_rewrite', 'regex_rewrite', 'host_rewrite_literal', 'auto_host_rewrite', 'timeout', 'idle_timeout', 'upgrade_configs'],
+    [
+      'cluster', 'weighted_clusters', 'prefix_rewrite', 'regex_rewrite', 'host_rewrite_literal', 'auto_host_rewrite', 'timeout',
+      'idle_timeout', 'upgrade_configs', 'retry_policy', 'hash_policy', 'max_stream_duration', 'priority',
+    ],
     [],
     issues,
   );
@@ -220,6 +250,10 @@ function routeAction(a: Obj, path: string, issues: Issues): ForwardActionConfig 
   }
   if (typeof a.prefix_rewrite === 'string' && regexRewrite) issues.add(join(path, 'prefix_rewrite'), 'cannot be combined with regex_rewrite');
   const hostRewriteLiteral = typeof a.host_rewrite_literal === 'string' ? a.host_rewrite_literal : null;
+  const rp = obj(a, 'retry_policy');
+  const msd = obj(a, 'max_stream_duration') ?? {};
+  const msp = join(path, 'max_stream_duration');
+  onlyKnown(msd, msp, ['max_stream_duration', 'grpc_timeout_header_max', 'grpc_timeout_header_offset'], [], issues);
   const autoHostRewrite = boolWrapper(a, 'auto_host_rewrite', false);
   if (hostRewriteLiteral !== null && autoHostRewrite) issues.add(join(path, 'auto_host_rewrite'), 'cannot be combined with host_rewrite_literal');
   return {
@@ -233,7 +267,137 @@ function routeAction(a: Obj, path: string, issues: Issues): ForwardActionConfig 
     timeoutMs: durationMs(a, 'timeout', 15_000, path, issues),
     idleTimeoutMs: a.idle_timeout === undefined ? null : durationMs(a, 'idle_timeout', 0, path, issues),
     upgradeTypes: a.upgrade_configs === undefined ? null : upgradeConfigs(a, path, issues, []),
+    retryPolicy: rp ? retryPolicy(rp, join(path, 'retry_policy'), issues) : inherited.retryPolicy,
+    hashPolicy: list(a, 'hash_policy')
+      .map((h, i) => hashPolicy(h, join(join(path, 'hash_policy'), i), issues))
+      .filter((h): h is HashPolicyConfig => h !== null),
+    maxStreamDurationMs: optionalDurationMs(msd, 'max_stream_duration', msp, issues),
+    grpcTimeoutHeaderMaxMs: optionalDurationMs(msd, 'grpc_timeout_header_max', msp, issues),
+    grpcTimeoutHeaderOffsetMs: durationMs(msd, 'grpc_timeout_header_offset', 0, msp, issues),
+    priority: enumOf(a, 'priority', ['DEFAULT', 'HIGH'] as const, 'DEFAULT', path, issues),
+    perRequestBufferLimitBytes: inherited.perRequestBufferLimitBytes,
   };
+}
+
+/** Envoy's retry_on conditions Tessera implements (RetryOn in types.ts). */
+export const RETRY_ON: readonly RetryOn[] = [
+  '5xx', 'gateway-error', 'reset', 'connect-failure', 'refused-stream', 'retriable-4xx', 'retriable-status-codes', 'cancelled',
+  'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable', 'envoy-ratelimited', 'http3-post-connect-failure',
+  'reset-before-request',
+];
+
+export const PREVIOUS_HOSTS_PREDICATE = 'envoy.retry_host_predicates.previous_hosts';
+
+/**
+ * envoy.config.route.v3.RetryPolicy. retry_priority, retriable_headers, retriable_request_headers,
+ * rate_limited_retry_back_off and retry_options_predicates are rejected.
+ */
+function retryPolicy(rp: Obj, path: string, issues: Issues): RetryPolicyConfig {
+  onlyKnown(
+    rp,
+    path,
+    [
+      'retry_on', 'num_retries', 'per_try_timeout', 'per_try_idle_timeout', 'retriable_status_codes', 'retry_back_off',
+      'retry_host_predicate', 'host_selection_retry_max_attempts',
+    ],
+    [],
+    issues,
+  );
+  const retryOn: RetryOn[] = [];
+  for (const raw of str(rp, 'retry_on').split(',')) {
+    const t = raw.trim();
+    if (t === '') continue;
+    if (!(RETRY_ON as readonly string[]).includes(t)) issues.add(join(path, 'retry_on'), `"${t}" ${NOT_SUPPORTED}`);
+    else if (!retryOn.includes(t as RetryOn)) retryOn.push(t as RetryOn);
+  }
+  const codes = Array.isArray(rp.retriable_status_codes) ? rp.retriable_status_codes.map(Number) : [];
+  let backoffBaseMs = 25;
+  let backoffMaxMs = 250;
+  const bo = obj(rp, 'retry_back_off');
+  if (bo) {
+    const bp = join(path, 'retry_back_off');
+    onlyKnown(bo, bp, ['base_interval', 'max_interval'], [], issues);
+    if (!isObj(bo.base_interval)) issues.add(join(bp, 'base_interval'), 'required');
+    backoffBaseMs = positiveDurationMs(bo, 'base_interval', 25, bp, issues);
+    backoffMaxMs = positiveDurationMs(bo, 'max_interval', backoffBaseMs * 10, bp, issues);
+    if (backoffMaxMs < backoffBaseMs) {
+      issues.add(join(bp, 'max_interval'), `(${backoffMaxMs} ms) must not be less than base_interval (${backoffBaseMs} ms)`);
+    }
+  }
+  let previousHostsPredicate = false;
+  list(rp, 'retry_host_predicate').forEach((pr, i) => {
+    const pp = join(join(path, 'retry_host_predicate'), i);
+    onlyKnown(pr, pp, ['name', 'typed_config'], [], issues);
+    const tc = obj(pr, 'typed_config');
+    const name = str(pr, 'name');
+    if (tc) {
+      const t = anyType(tc, join(pp, 'typed_config'), issues);
+      if (t === null) return;
+      if (t !== TypeUrl.PreviousHostsPredicate) {
+        issues.add(join(pp, 'typed_config'), `retry host predicate ${name !== '' ? `${name} (${t})` : t} ${NOT_SUPPORTED}`);
+        return;
+      }
+      onlyKnown(anyBody(tc), join(pp, 'typed_config'), [], [], issues);
+    } else if (name !== PREVIOUS_HOSTS_PREDICATE) {
+      issues.add(pp, `retry host predicate "${name}" ${NOT_SUPPORTED}`);
+      return;
+    }
+    previousHostsPredicate = true;
+  });
+  const hsra = num(rp, 'host_selection_retry_max_attempts');
+  if (!Number.isInteger(hsra) || hsra < 0 || hsra > 4_294_967_295) {
+    issues.add(join(path, 'host_selection_retry_max_attempts'), `out of range: ${hsra}`);
+  }
+  return {
+    retryOn,
+    numRetries: u32Wrapper(rp, 'num_retries', 1),
+    perTryTimeoutMs: durationMs(rp, 'per_try_timeout', 0, path, issues),
+    perTryIdleTimeoutMs: durationMs(rp, 'per_try_idle_timeout', 0, path, issues),
+    retriableStatusCodes: codes,
+    backoffBaseMs,
+    backoffMaxMs,
+    previousHostsPredicate,
+    // Unset (0) means Envoy's documented default: one re-selection.
+    hostSelectionRetryMaxAttempts: hsra > 0 ? hsra : 1,
+  };
+}
+
+/** RouteAction.HashPolicy; a connection_properties with source_ip false hashes nothing (as in Envoy) and is dropped. */
+function hashPolicy(h: Obj, path: string, issues: Issues): HashPolicyConfig | null {
+  onlyKnown(h, path, ['header', 'cookie', 'connection_properties', 'query_parameter', 'terminal'], [], issues);
+  const terminal = bool(h, 'terminal');
+  const required = (o: Obj, key: string, p: string): string => {
+    const v = str(o, key);
+    if (v === '') issues.add(join(p, key), 'required');
+    return v;
+  };
+  const header = obj(h, 'header');
+  const cookie = obj(h, 'cookie');
+  const cp = obj(h, 'connection_properties');
+  const qp = obj(h, 'query_parameter');
+  if (header) {
+    const p = join(path, 'header');
+    onlyKnown(header, p, ['header_name'], [], issues);
+    const name = required(header, 'header_name', p).toLowerCase();
+    if (name !== '' && !/^:?[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(name)) issues.add(join(p, 'header_name'), `invalid header name "${name}"`);
+    return { kind: 'header', name, terminal };
+  }
+  if (cookie) {
+    const p = join(path, 'cookie');
+    onlyKnown(cookie, p, ['name', 'ttl', 'path'], [], issues);
+    return { kind: 'cookie', name: required(cookie, 'name', p), ttlMs: optionalDurationMs(cookie, 'ttl', p, issues), path: str(cookie, 'path'), terminal };
+  }
+  if (cp) {
+    onlyKnown(cp, join(path, 'connection_properties'), ['source_ip'], [], issues);
+    return bool(cp, 'source_ip') ? { kind: 'source_ip', terminal } : null;
+  }
+  if (qp) {
+    const p = join(path, 'query_parameter');
+    onlyKnown(qp, p, ['name'], [], issues);
+    return { kind: 'query_parameter', name: required(qp, 'name', p), terminal };
+  }
+  if (!isSet(h.filter_state)) issues.add(path, 'one of header, cookie, connection_properties, query_parameter is required');
+  return null;
 }
 
 const REDIRECT_CODES: Readonly<Record<string, number>> = {

@@ -90,7 +90,34 @@ export interface HcmConfig {
   /** normalize_path / merge_slashes. */
   readonly normalizePath: boolean;
   readonly mergeSlashes: boolean;
+  /** http2_protocol_options for downstream HTTP/2; defaults after Envoy's edge guidance (see Http2ProtocolConfig). */
+  readonly http2: Http2ProtocolConfig;
+  /** common_http_protocol_options.max_stream_duration; 0 = none. */
+  readonly maxStreamDurationMs: number;
 }
+
+/**
+ * envoy.config.core.v3.Http2ProtocolOptions, the subset Tessera honours. Downstream defaults follow Envoy's
+ * edge guidance (100 streams, 64 KiB stream window, 1 MiB connection window); upstream defaults are Envoy's.
+ */
+export interface Http2ProtocolConfig {
+  readonly maxConcurrentStreams: number;
+  readonly initialStreamWindowSize: number;
+  readonly initialConnectionWindowSize: number;
+  /** max_outbound_frames (default 10000): frames queued to a peer before the connection is closed. */
+  readonly maxOutboundFrames: number;
+  /** max_outbound_control_frames (default 1000): PING/SETTINGS/RST acks queued before the connection is closed. */
+  readonly maxOutboundControlFrames: number;
+  /** max_consecutive_inbound_frames_with_empty_payload (default 1). */
+  readonly maxConsecutiveInboundFramesWithEmptyPayload: number;
+  /** max_inbound_priority_frames_per_stream (default 100). */
+  readonly maxInboundPriorityFramesPerStream: number;
+  /** max_inbound_window_update_frames_per_data_frame_sent (default 10). */
+  readonly maxInboundWindowUpdateFramesPerDataFrameSent: number;
+}
+
+/** envoy.type.v3.FractionalPercent normalised to parts per million (0..1_000_000). */
+export type PerMillion = number;
 
 export interface HttpFilterRef {
   readonly name: string;
@@ -182,7 +209,52 @@ export interface ForwardActionConfig {
   readonly idleTimeoutMs: number | null;
   /** upgrade_configs enabled on this route (lower-case types); null = inherit HCM. */
   readonly upgradeTypes: readonly string[] | null;
+  /** The route's retry_policy, else the virtual host's; null = no retries. */
+  readonly retryPolicy: RetryPolicyConfig | null;
+  /** hash_policy for RING_HASH / MAGLEV clusters (evaluated in order). */
+  readonly hashPolicy: readonly HashPolicyConfig[];
+  /** max_stream_duration.max_stream_duration; null = none. */
+  readonly maxStreamDurationMs: number | null;
+  /** max_stream_duration.grpc_timeout_header_max: null = grpc-timeout ignored; 0 = honoured without cap. */
+  readonly grpcTimeoutHeaderMaxMs: number | null;
+  /** max_stream_duration.grpc_timeout_header_offset subtracted from grpc-timeout; 0 default. */
+  readonly grpcTimeoutHeaderOffsetMs: number;
+  /** priority: circuit-breaker thresholds used (DEFAULT or HIGH). */
+  readonly priority: 'DEFAULT' | 'HIGH';
+  /** The route's, else the virtual host's per_request_buffer_limit_bytes: request bytes kept for retries; null = listener limit. */
+  readonly perRequestBufferLimitBytes: number | null;
 }
+
+/** Envoy retry_on conditions Tessera implements. */
+export type RetryOn =
+  | '5xx' | 'gateway-error' | 'reset' | 'connect-failure' | 'refused-stream' | 'retriable-4xx'
+  | 'retriable-status-codes' | 'cancelled' | 'deadline-exceeded' | 'internal' | 'resource-exhausted' | 'unavailable'
+  | 'envoy-ratelimited' | 'http3-post-connect-failure' | 'reset-before-request';
+
+export interface RetryPolicyConfig {
+  readonly retryOn: readonly RetryOn[];
+  /** num_retries; default 1. */
+  readonly numRetries: number;
+  /** per_try_timeout; 0 = none (the route timeout still applies). */
+  readonly perTryTimeoutMs: number;
+  /** per_try_idle_timeout; 0 = none. */
+  readonly perTryIdleTimeoutMs: number;
+  readonly retriableStatusCodes: readonly number[];
+  /** retry_back_off: base 25 ms, max 10× base (250 ms) by default; fully jittered exponential. */
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+  /** retry_host_predicate envoy.retry_host_predicates.previous_hosts: avoid hosts already tried. */
+  readonly previousHostsPredicate: boolean;
+  /** host_selection_retry_max_attempts; default 1. */
+  readonly hostSelectionRetryMaxAttempts: number;
+}
+
+export type HashPolicyConfig =
+  | { readonly kind: 'header'; readonly name: string; readonly terminal: boolean }
+  /** ttlMs null: hash the cookie only if present; set: generate the cookie when absent (sticky sessions). */
+  | { readonly kind: 'cookie'; readonly name: string; readonly ttlMs: number | null; readonly path: string; readonly terminal: boolean }
+  | { readonly kind: 'source_ip'; readonly terminal: boolean }
+  | { readonly kind: 'query_parameter'; readonly name: string; readonly terminal: boolean };
 
 export interface RedirectActionConfig {
   readonly kind: 'redirect';
@@ -218,7 +290,7 @@ export interface ClusterConfig {
   readonly edsServiceName: string;
   /** connect_timeout; Envoy default 5 s. */
   readonly connectTimeoutMs: number;
-  readonly lbPolicy: 'ROUND_ROBIN' | 'LEAST_REQUEST';
+  readonly lbPolicy: 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'RING_HASH' | 'MAGLEV';
   /** least_request_lb_config.choice_count; default 2. */
   readonly leastRequestChoiceCount: number;
   /** For STATIC clusters (load_assignment); null for EDS. */
@@ -228,7 +300,98 @@ export interface ClusterConfig {
   /** common_http_protocol_options.max_requests_per_connection; 0 = unlimited. */
   readonly maxRequestsPerConnection: number;
   readonly perConnectionBufferLimitBytes: number;
+  /** RING_HASH: ring_hash_lb_config (defaults 1024 / 8M). */
+  readonly ringHash: { readonly minRingSize: number; readonly maxRingSize: number };
+  /** MAGLEV: maglev_lb_config.table_size (prime; default 65537). */
+  readonly maglevTableSize: number;
+  /** common_lb_config.healthy_panic_threshold percent (default 50; 0 disables panic mode). */
+  readonly healthyPanicThresholdPercent: number;
+  /** common_lb_config.locality_weighted_lb_config set: pick a locality by weight, then a host in it. */
+  readonly localityWeightedLb: boolean;
+  /** circuit_breakers.thresholds by priority (Envoy defaults 1024/1024/1024/3 when unset). */
+  readonly circuitBreakers: { readonly default: CircuitBreakerThresholds; readonly high: CircuitBreakerThresholds };
+  readonly outlierDetection: OutlierDetectionConfig | null;
+  readonly healthChecks: readonly HealthCheckConfig[];
+  /** From typed_extension_protocol_options envoy.extensions.upstreams.http.v3.HttpProtocolOptions. */
+  readonly upstreamProtocol: 'http1' | 'http2' | 'downstream';
+  /** Upstream HTTP/2 options (explicit or use_downstream http2_protocol_options); Envoy's defaults. */
+  readonly http2: Http2ProtocolConfig;
   readonly raw: unknown;
+}
+
+export interface CircuitBreakerThresholds {
+  readonly maxConnections: number;
+  readonly maxPendingRequests: number;
+  readonly maxRequests: number;
+  readonly maxRetries: number;
+  /** retry_budget: active retries may be budgetPercent % of active requests, at least minRetryConcurrency; null = maxRetries applies. */
+  readonly retryBudget: { readonly budgetPercent: number; readonly minRetryConcurrency: number } | null;
+}
+
+/** envoy.config.cluster.v3.OutlierDetection with Envoy's defaults. Percentages 0..100; times in ms. */
+export interface OutlierDetectionConfig {
+  readonly consecutive5xx: number; // 5
+  readonly consecutiveGatewayFailure: number; // 5
+  readonly consecutiveLocalOriginFailure: number; // 5
+  readonly intervalMs: number; // 10000
+  readonly baseEjectionTimeMs: number; // 30000
+  readonly maxEjectionTimeMs: number; // 300000
+  readonly maxEjectionTimeJitterMs: number; // 0
+  readonly maxEjectionPercent: number; // 10
+  readonly enforcingConsecutive5xx: number; // 100
+  readonly enforcingConsecutiveGatewayFailure: number; // 0
+  readonly enforcingConsecutiveLocalOriginFailure: number; // 100
+  readonly enforcingSuccessRate: number; // 100
+  readonly enforcingLocalOriginSuccessRate: number; // 100
+  readonly successRateMinimumHosts: number; // 5
+  readonly successRateRequestVolume: number; // 100
+  readonly successRateStdevFactor: number; // 1900 (divided by 1000)
+  readonly failurePercentageThreshold: number; // 85
+  readonly enforcingFailurePercentage: number; // 0
+  readonly enforcingFailurePercentageLocalOrigin: number; // 0
+  readonly failurePercentageMinimumHosts: number; // 5
+  readonly failurePercentageRequestVolume: number; // 50
+  /** split_external_local_origin_errors (default false: local-origin failures count as 5xx). */
+  readonly splitExternalLocalOriginErrors: boolean;
+  /** always_eject_one_host (default false): eject one host even when max_ejection_percent would forbid it. */
+  readonly alwaysEjectOneHost: boolean;
+}
+
+/** envoy.config.core.v3.HealthCheck (HTTP, TCP, gRPC). */
+export interface HealthCheckConfig {
+  readonly timeoutMs: number;
+  readonly intervalMs: number;
+  readonly intervalJitterMs: number;
+  readonly intervalJitterPercent: number;
+  readonly unhealthyThreshold: number;
+  readonly healthyThreshold: number;
+  /** no_traffic_interval (default 60 s) — Tessera checks at `intervalMs` always (documented). */
+  readonly noTrafficIntervalMs: number;
+  /** unhealthy_interval; null = intervalMs. */
+  readonly unhealthyIntervalMs: number | null;
+  /** healthy_edge_interval / unhealthy_edge_interval; null = the regular interval. */
+  readonly unhealthyEdgeIntervalMs: number | null;
+  readonly healthyEdgeIntervalMs: number | null;
+  /** always_log_health_check_failures. */
+  readonly alwaysLogFailures: boolean;
+  readonly check:
+    | {
+        readonly kind: 'http';
+        /** host; '' = the cluster name. */
+        readonly host: string;
+        readonly path: string;
+        /** expected_statuses as [start, end) ranges; default [[200, 201)]. */
+        readonly expectedStatuses: readonly (readonly [number, number])[];
+        readonly requestHeadersToAdd: readonly HeaderValueOptionConfig[];
+        readonly codec: 'HTTP1' | 'HTTP2';
+      }
+    | {
+        readonly kind: 'tcp';
+        /** send payload (null = connect only); receive: every payload must appear in the response, in order. */
+        readonly send: Buffer | null;
+        readonly receive: readonly Buffer[];
+      }
+    | { readonly kind: 'grpc'; readonly serviceName: string; readonly authority: string };
 }
 
 export type HealthStatus = 'UNKNOWN' | 'HEALTHY' | 'UNHEALTHY' | 'DRAINING' | 'TIMEOUT' | 'DEGRADED';
@@ -251,5 +414,36 @@ export interface LocalityEndpointsConfig {
 export interface EndpointsConfig {
   readonly clusterName: string;
   readonly localities: readonly LocalityEndpointsConfig[];
+  /** policy.overprovisioning_factor as a percentage (default 140). */
+  readonly overprovisioningFactor: number;
   readonly raw: unknown;
+}
+
+// ---------- HTTP filters ----------
+
+/** envoy.extensions.filters.http.fault.v3.HTTPFault (delay and abort; response_rate_limit not supported). */
+export interface FaultConfig {
+  readonly delay: {
+    readonly fixedDelayMs: number;
+    readonly percentage: PerMillion;
+    /** Parts per million per numerator step of the configured denominator (HUNDRED 10000, TEN_THOUSAND 100, MILLION 1). */
+    readonly percentageUnit: number;
+    /** header_delay: the request's x-envoy-fault-delay-request (ms) decides, capped by percentage. */
+    readonly headerDelay: boolean;
+  } | null;
+  readonly abort: {
+    /** Exactly one of httpStatus / grpcStatus unless headerAbort. */
+    readonly httpStatus: number | null;
+    readonly grpcStatus: number | null;
+    readonly percentage: PerMillion;
+    readonly percentageUnit: number;
+    /** header_abort: x-envoy-fault-abort-request / x-envoy-fault-abort-grpc-request decide. */
+    readonly headerAbort: boolean;
+  } | null;
+  /** headers: all must match for the fault to apply. */
+  readonly headers: readonly HeaderMatcherConfig[];
+  /** upstream_cluster: only requests routed there; null = any. */
+  readonly upstreamCluster: string | null;
+  /** max_active_faults; null = unlimited. */
+  readonly maxActiveFaults: number | null;
 }

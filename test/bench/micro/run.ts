@@ -5,6 +5,7 @@ import { run as parser } from './sidecar/http/h1/parser.bench.js';
 import { run as routeTable } from './sidecar/router/route-table.bench.js';
 import { run as lb } from './sidecar/upstream/lb.bench.js';
 import { run as timerWheel } from './src/core/timer-wheel.bench.js';
+import { run as xxhash64 } from './src/core/xxhash64.bench.js';
 
 const all: [string, () => void][] = [
   ['parser', parser],
@@ -12,6 +13,7 @@ const all: [string, () => void][] = [
   ['route-table', routeTable],
   ['lb', lb],
   ['timer-wheel', timerWheel],
+  ['xxhash64', xxhash64],
 ];
 const filter = process.argv[2] ?? '';
 process.stdout.write(`micro benchmarks — node ${process.version}\n`);

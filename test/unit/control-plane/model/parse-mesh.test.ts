@@ -64,6 +64,10 @@ describe('parseMeshConfig: valid configs', () => {
       rewritePrefix: '/v2',
       rewriteHost: 'orders.internal',
       timeoutMs: 2000,
+      retries: null,
+      maxStreamDurationMs: null,
+      grpcTimeoutHeaderMaxMs: null,
+      fault: null,
     });
     assert.deepEqual(canary.requestHeaders, { add: { 'x-from': 'mesh' }, set: { 'x-a': 'b' }, remove: ['x-debug'] });
     assert.deepEqual(rules[1]!.action, { kind: 'redirect', path: '/new', prefix: null, host: null, scheme: null, port: null, https: false, code: 301 });
@@ -79,7 +83,10 @@ describe('parseMeshConfig: valid configs', () => {
 `);
     assert.equal(w.mesh.name, 'default');
     const orders = w.services.get('orders')!;
-    assert.equal(orders.lb, 'round_robin');
+    assert.deepEqual(orders.lb, { policy: 'round_robin', hashOn: null, panicThresholdPercent: null, localityWeighted: false });
+    assert.equal(orders.circuitBreaker, null);
+    assert.equal(orders.outlierDetection, null);
+    assert.equal(orders.healthCheck, null);
     assert.equal(orders.connectTimeoutMs, 5000);
     assert.deepEqual(orders.dependencies, []);
     assert.deepEqual(w.services.get('db')!.instances[0]!.labels, {});
@@ -88,6 +95,8 @@ describe('parseMeshConfig: valid configs', () => {
     assert.deepEqual(rule.match, { path: { kind: 'prefix', value: '/' }, headers: [], query: [], methods: [] });
     assert.ok(rule.action.kind === 'forward');
     assert.equal(rule.action.timeoutMs, 15000);
+    assert.equal(rule.action.grpcTimeoutHeaderMaxMs, null);
+    assert.equal(rule.action.retries, null);
     assert.deepEqual(rule.action.destinations, [{ service: 'orders', subset: null, weight: null }]);
     assert.deepEqual(w.mesh.gateways, []);
   });
@@ -139,14 +148,14 @@ describe('parseMeshConfig: errors name file, line, column and field', () => {
     assert.deepEqual(
       errors.map((e) => e.replace(f, 'invalid.yaml')),
       [
-        'invalid.yaml:4:9: services[0].lb: must be one of round_robin, least_request',
+        "invalid.yaml:4:9: services[0].lb: must be one of round_robin, least_request, random, ring_hash, maglev (did you mean 'random'?)",
         "invalid.yaml:5:5: services[0].conect_timeout: unknown key (did you mean 'connect_timeout'?)",
         "invalid.yaml:8:18: services[0].instances[0].address: must be an IP literal, got 'localhost'",
         'invalid.yaml:9:15: services[0].instances[0].port: must be an integer 1-65535',
         "invalid.yaml:11:13: services[0].instances[1].id: node id 'users-1' is already used by services[0].instances[0]",
         "invalid.yaml:16:18: services[0].dependencies[0].service: unknown service 'payments' (declared: users)",
         "invalid.yaml:18:11: services[1].name: duplicate service 'users' (first declared on line 2)",
-        'invalid.yaml:19:15: services[1].protocol: must be one of http, tcp',
+        "invalid.yaml:19:15: services[1].protocol: must be one of http, http2, grpc, tcp (did you mean 'grpc'?)",
         "invalid.yaml:24:26: routes[0].rules[0].match.prefix: must start with '/'",
         'invalid.yaml:24:47: routes[0].rules[0].match.headers.x-a: has exact and prefix; use exactly one',
         "invalid.yaml:26:39: routes[0].rules[0].destinations[0].subset: no instance of 'users' has labels {version: v9}",
@@ -246,7 +255,7 @@ gateways:
     rules: []
 `);
     assert.deepEqual(errors, [
-      "mesh.yaml:11:14: routes[0].service: service 'db' is tcp; HTTP routes need an http service",
+      "mesh.yaml:11:14: routes[0].service: service 'db' is tcp; HTTP routes need an http, http2 or grpc service",
       "mesh.yaml:16:24: routes[1].rules[0].destinations[0].service: unknown service 'nope' (declared: db, orders)",
       "mesh.yaml:17:40: routes[1].rules[0].destinations[1].subset: no instance of 'orders' has labels {version: v3}",
       'mesh.yaml:18:40: routes[1].rules[0].destinations[2].subset: must name at least one label (omit it to target the whole service)',

@@ -6,6 +6,7 @@ import { ClusterManagerImpl } from '../../../../sidecar/upstream/cluster-manager
 import { silentLogger } from '../../../../src/observability/logger.js';
 import { StatsStore } from '../../../../src/observability/stats.js';
 import type { ClusterConfig, TcpProxyConfig } from '../../../../src/xds/resources/types.js';
+import { UnusedConnPool, clusterConfig } from '../../../helpers/http-fakes.js';
 
 export function testContext(random: () => number = () => 0): SidecarContext & { clusters: ClusterManagerImpl } {
   const stats = new StatsStore();
@@ -18,17 +19,13 @@ export function testContext(random: () => number = () => 0): SidecarContext & { 
     clusters: new ClusterManagerImpl(stats, logger, random),
     routes: new RdsRouteProvider(random),
     compileRouteTable: (cfg) => buildRouteTable(cfg, random),
+    connPools: { http1: new UnusedConnPool('HTTP/1.1'), http2: new UnusedConnPool('HTTP/2') },
   };
 }
 
 export function staticCluster(name: string, ports: number[], connectTimeoutMs = 1000): ClusterConfig {
-  return {
-    name,
-    type: 'STATIC',
-    edsServiceName: name,
+  return clusterConfig(name, {
     connectTimeoutMs,
-    lbPolicy: 'ROUND_ROBIN',
-    leastRequestChoiceCount: 2,
     loadAssignment: {
       clusterName: name,
       localities: [
@@ -36,16 +33,14 @@ export function staticCluster(name: string, ports: number[], connectTimeoutMs = 
           locality: { region: '', zone: '', subZone: '' },
           weight: 1,
           priority: 0,
-          endpoints: ports.map((port) => ({ address: { address: '127.0.0.1', port }, healthStatus: 'HEALTHY', weight: 1, labels: {} })),
+          endpoints: ports.map((port) => ({ address: { address: '127.0.0.1', port }, healthStatus: 'HEALTHY' as const, weight: 1, labels: {} })),
         },
       ],
+      overprovisioningFactor: 140,
       raw: {},
     },
-    upstreamIdleTimeoutMs: 3_600_000,
-    maxRequestsPerConnection: 0,
-    perConnectionBufferLimitBytes: 1 << 20,
     raw: {},
-  };
+  });
 }
 
 export function tcpProxyConfig(over: Partial<TcpProxyConfig> = {}): TcpProxyConfig {

@@ -36,6 +36,13 @@ function route(name: string, match: Partial<RouteMatchConfig>, cluster: string |
       timeoutMs: 15000,
       idleTimeoutMs: null,
       upgradeTypes: null,
+      retryPolicy: null,
+      hashPolicy: [],
+      maxStreamDurationMs: null,
+      grpcTimeoutHeaderMaxMs: null,
+      grpcTimeoutHeaderOffsetMs: 0,
+      priority: 'DEFAULT',
+      perRequestBufferLimitBytes: null,
     },
   };
 }

@@ -101,28 +101,28 @@ test('SotW: wildcard CDS/LDS, ACKs, EDS/RDS follow, NACK keeps last good, remova
     // CDS v2: one changed, one unchanged, one invalid → NACK with the last accepted version; the valid change applied.
     mark = server.requests.length;
     const before = sink.calls.length;
-    const n5 = server.pushSotw(CDS, '2', [edsCluster('api', { connect_timeout: { seconds: 2 } }), staticCluster('local'), edsCluster('bad', { outlier_detection: {} })]);
+    const n5 = server.pushSotw(CDS, '2', [edsCluster('api', { connect_timeout: { seconds: 2 } }), staticCluster('local'), edsCluster('bad', { outlier_detection: { interval: {} } })]);
     const nack = await server.waitForRequest(sotw(CDS, (r) => r.response_nonce === n5), mark);
     assert.equal(nack.req.version_info, '1');
     assert.equal(nack.req.error_detail?.code, 3);
-    assert.match(nack.req.error_detail?.message ?? '', /Cluster "bad": outlier_detection: not supported by Tessera/);
+    assert.match(nack.req.error_detail?.message ?? '', /Cluster "bad": outlier_detection\.interval: must be greater than 0/);
     assert.deepEqual(sink.calls.slice(before), [{ typeUrl: CDS, upserts: ['api'], removals: [] }]);
     assert.equal(stats.counter('xds.update_rejected').value, 1);
 
     // CDS v3: 'local' now invalid → its last good version is kept (no removal, nothing re-applied).
     mark = server.requests.length;
     const before3 = sink.calls.length;
-    const n6 = server.pushSotw(CDS, '3', [edsCluster('api', { connect_timeout: { seconds: 2 } }), { ...staticCluster('local'), lb_policy: 'RING_HASH' }]);
+    const n6 = server.pushSotw(CDS, '3', [edsCluster('api', { connect_timeout: { seconds: 2 } }), { ...staticCluster('local'), lb_policy: 'CLUSTER_PROVIDED' }]);
     const nack3 = await server.waitForRequest(sotw(CDS, (r) => r.response_nonce === n6), mark);
     assert.equal(nack3.req.version_info, '1');
-    assert.match(nack3.req.error_detail?.message ?? '', /Cluster "local": lb_policy: RING_HASH not supported by Tessera/);
+    assert.match(nack3.req.error_detail?.message ?? '', /Cluster "local": lb_policy: CLUSTER_PROVIDED not supported by Tessera/);
     assert.equal(sink.calls.length, before3, 'nothing changed, nobody notified');
     const snap = client.snapshot()[CDS]!;
     assert.deepEqual(Object.keys(snap.resources), ['api', 'local']);
     assert.equal(snap.resources.local!.version, '2', 'the version that last carried the good copy');
     assert.equal((snap.resources.local!.raw as { lb_policy?: string }).lb_policy, undefined);
     assert.equal(snap.versionInfo, '1');
-    assert.match(snap.lastError?.message ?? '', /RING_HASH/);
+    assert.match(snap.lastError?.message ?? '', /CLUSTER_PROVIDED/);
 
     // EDS/RDS absent from a SotW response are not removed; CDS/LDS absent are.
     mark = server.requests.length;
@@ -224,7 +224,7 @@ test('delta: subscribe, ACK/NACK, named subscriptions follow CDS/LDS, removals, 
     const n3 = server.pushDelta(CDS, [['local', 'c2', { ...staticCluster('local'), health_checks: [{ timeout: { seconds: 1 } }] }]]);
     const nack = await server.waitForRequest(delta(CDS, (r) => r.response_nonce === n3), mark);
     assert.equal(nack.req.error_detail?.code, 3);
-    assert.match(nack.req.error_detail?.message ?? '', /Cluster "local": health_checks: not supported by Tessera/);
+    assert.match(nack.req.error_detail?.message ?? '', /Cluster "local": health_checks\[0\]\.interval: required/);
     assert.equal(client.snapshot()[CDS]!.resources.local!.version, 'c1');
     assert.equal(stats.counter('xds.update_rejected').value, 1);
 

@@ -111,7 +111,7 @@ test('JSON bootstrap with camelCase keys and SotW ADS', () => {
 
 test('errors carry file:line:col and the field path', () => {
   const bad = YAML_OK.replace('                useRemoteAddress: true\n', '                useRemoteAddress: true\n                tracing: {}\n')
-    .replace('      lbPolicy: LEAST_REQUEST', '      lbPolicy: MAGLEV')
+    .replace('      lbPolicy: LEAST_REQUEST', '      lbPolicy: CLUSTER_PROVIDED')
     .replace('  cluster: web', '  cluster: web\n  colour: blue');
   const r = parseBootstrap(bad, 'b.yaml');
   assert.equal(r.ok, false);
@@ -119,7 +119,7 @@ test('errors carry file:line:col and the field path', () => {
   const lines = bad.split('\n');
   const lineOf = (s: string) => lines.findIndex((l) => l.includes(s)) + 1;
   assert.ok(errors.includes(`b.yaml:${lineOf('colour')}:3: node.colour: unknown field`), JSON.stringify(errors));
-  assert.ok(errors.includes(`b.yaml:${lineOf('lbPolicy')}:7: static_resources.clusters[1].lb_policy: MAGLEV not supported by Tessera`), JSON.stringify(errors));
+  assert.ok(errors.includes(`b.yaml:${lineOf('lbPolicy')}:7: static_resources.clusters[1].lb_policy: CLUSTER_PROVIDED not supported by Tessera`), JSON.stringify(errors));
   assert.ok(
     errors.includes(`b.yaml:${lineOf('tracing: {}')}:17: static_resources.listeners[0].filter_chains[0].filters[0].typed_config.tracing: not supported by Tessera`),
     JSON.stringify(errors),

@@ -7,7 +7,7 @@ import { bench } from '../../bench.js';
 const entry: AccessLogEntry = {
   method: 'GET', path: '/small', authority: '127.0.0.1:8080', protocol: 'HTTP/1.1', status: 200,
   startMs: 1000.25, endMs: 1000.9731, upstreamServiceTimeMs: 0.4123, upstreamHost: '127.0.0.1:9000',
-  upstreamCluster: 'origin', bytesReceived: 0, bytesSent: 100, requestId: '6f1c1f4e-3b0a-4c8e-9d43-0d1b2a3c4d5e',
+  upstreamCluster: 'origin', attemptCount: 1, bytesReceived: 0, bytesSent: 100, requestId: '6f1c1f4e-3b0a-4c8e-9d43-0d1b2a3c4d5e',
   responseFlags: '', errCode: '', downstreamRemoteAddress: '127.0.0.1', userAgent: 'wrk/4.1.0',
 };
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { TimerWheel } from '../../../../../src/core/timer-wheel.js';
-import type { H1Message } from '../../../../../sidecar/http/h1/parser.js';
 import { HeaderMap } from '../../../../../sidecar/http/header-map.js';
-import { H1ConnPools, type H1UpstreamConnection, type UpstreamCallbacks } from '../../../../../sidecar/upstream/conn-pool/h1.js';
+import { H1ConnPools, type H1UpstreamConnection } from '../../../../../sidecar/upstream/conn-pool/h1.js';
+import type { UpstreamCallbacks, UpstreamRequest } from '../../../../../sidecar/upstream/conn-pool/pool.js';
 import { startHttpUpstream, type Listening } from '../../../../helpers/http-raw.js';
 import { testContext } from '../../../../helpers/http-fakes.js';
 
@@ -22,11 +22,12 @@ function request(pools: H1ConnPools, cluster: Parameters<H1ConnPools['newStream'
       onPoolReady(c) {
         const h = new HeaderMap();
         h.add('host', 'x');
-        c.writeHead('GET', path, h, '', true);
+        conn = c as H1UpstreamConnection;
+        c.writeHead('GET', path, 'http', h, true, false);
       },
       onPoolFailure: (r) => reject(new Error(`pool failure ${r}`)),
-      onUpstreamHeaders: (m: H1Message) => {
-        status = m.status;
+      onUpstreamHeaders: (s: number) => {
+        status = s;
       },
       onUpstreamData: (b) => {
         body += b.toString();
@@ -36,9 +37,10 @@ function request(pools: H1ConnPools, cluster: Parameters<H1ConnPools['newStream'
       onUpstreamDrain: () => {},
       onUpstreamUpgraded: () => reject(new Error('upgrade')),
     };
-    const ep = cluster.pick()!;
-    conn = pools.newStream(cluster, ep, cb);
-    if (conn.connected) cb.onPoolReady(conn);
+    const ep = cluster.pick(null)!;
+    const req: UpstreamRequest | null = pools.newStream(cluster, ep, 'DEFAULT', cb);
+    if (req === null) throw new Error('overflow');
+    if (req.connected) cb.onPoolReady(req);
   });
 }
 

@@ -1,26 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { UpstreamEndpoint } from '../../../../../sidecar/contracts.js';
 import { EdfScheduler } from '../../../../../sidecar/upstream/lb/edf-scheduler.js';
 import { RoundRobinLb, smoothSequence } from '../../../../../sidecar/upstream/lb/round-robin.js';
+import { ep } from './fixtures.js';
 
-function ep(key: string): UpstreamEndpoint {
-  return {
-    key,
-    address: { address: '127.0.0.1', port: 1 },
-    clusterName: 'c',
-    weight: 1,
-    labels: {},
-    activeRequests: 0,
-    healthy: true,
-    removed: false,
-    rqTotal: 0,
-    rqError: 0,
-    cxActive: 0,
-  };
-}
 
-const keys = (lb: RoundRobinLb, n: number) => Array.from({ length: n }, () => lb.pick()!.key).join('');
+const keys = (lb: RoundRobinLb, n: number) => Array.from({ length: n }, () => lb.pick(null)!.key).join('');
 
 describe('RoundRobinLb', () => {
   it('gives the smooth WRR sequence for weights 5,1,1', () => {
@@ -40,13 +25,13 @@ describe('RoundRobinLb', () => {
   });
 
   it('returns null with no endpoints', () => {
-    assert.equal(new RoundRobinLb([], []).pick(), null);
+    assert.equal(new RoundRobinLb([], []).pick(null), null);
   });
 
   it('falls back to EDF for huge periods and keeps proportions', () => {
     const lb = new RoundRobinLb([ep('a'), ep('b')], [3_000_001, 1_000_000], () => 0);
     const counts: Record<string, number> = { a: 0, b: 0 };
-    for (let i = 0; i < 4000; i++) counts[lb.pick()!.key]!++;
+    for (let i = 0; i < 4000; i++) counts[lb.pick(null)!.key]!++;
     assert.ok(Math.abs(counts.a! - 3000) <= 2, JSON.stringify(counts));
   });
 });

@@ -55,3 +55,13 @@ test('invalid and unsupported endpoint shapes name their paths', () => {
   hasError(validate({ cluster_name: 'a', endpoints: [{ load_balancing_weight: { value: 0 }, lb_endpoints: [] }] }), 'endpoints[0].load_balancing_weight: must be at least 1');
   hasError(validate({ cluster_name: 'a', endpoints: [{ lb_endpoints: [ep('10.0.0.1', 80, { load_balancing_weight: { value: 0 } })] }] }), 'endpoints[0].lb_endpoints[0].load_balancing_weight: must be at least 1');
 });
+
+test('policy.overprovisioning_factor: default 140, explicit values, at least 1', () => {
+  const d = validate({ cluster_name: 'a' });
+  assert.ok(d.ok, JSON.stringify(!d.ok && d.errors));
+  assert.equal(d.value.overprovisioningFactor, 140);
+  const e = validate({ cluster_name: 'a', policy: { overprovisioning_factor: { value: 100 } } });
+  assert.ok(e.ok, JSON.stringify(!e.ok && e.errors));
+  assert.equal(e.value.overprovisioningFactor, 100);
+  hasError(validate({ cluster_name: 'a', policy: { overprovisioning_factor: { value: 0 } } }), 'policy.overprovisioning_factor: must be in [1, 4294967295], got 0');
+});

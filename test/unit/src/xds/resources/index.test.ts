@@ -24,8 +24,11 @@ test('decodeResource dispatches by type URL and names the resource', () => {
 });
 
 test('decodeResource errors name the resource and the field path', () => {
-  const bad = decodeResource(TypeUrl.Cluster, packAny(TypeUrl.Cluster, edsCluster('api', { outlier_detection: {} })));
-  assert.deepEqual(bad, { ok: false, errors: ['Cluster "api": outlier_detection: not supported by Tessera'] });
+  const bad = decodeResource(TypeUrl.Cluster, packAny(TypeUrl.Cluster, edsCluster('api', { outlier_detection: { interval: {}, monitors: [{ name: 'm' }] } })));
+  assert.deepEqual(bad, {
+    ok: false,
+    errors: ['Cluster "api": outlier_detection.monitors: not supported by Tessera', 'Cluster "api": outlier_detection.interval: must be greater than 0'],
+  });
   const wrongType = decodeResource(TypeUrl.Cluster, packAny(TypeUrl.Listener, listener('x')));
   assert.equal(wrongType.ok, false);
   assert.match(wrongType.ok ? '' : wrongType.errors[0]!, /envoy\.config\.listener\.v3\.Listener in a envoy\.config\.cluster\.v3\.Cluster response/);

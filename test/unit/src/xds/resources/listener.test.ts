@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Result } from '../../../../../src/core/result.js';
+import { registerHttpFilterConfig } from '../../../../../src/xds/resources/filters/index.js';
 import { validateListener } from '../../../../../src/xds/resources/listener.js';
 import type { HcmConfig, TcpProxyConfig } from '../../../../../src/xds/resources/types.js';
 import { TypeUrl } from '../../../../../src/xds/type-urls.js';
@@ -177,4 +178,135 @@ test('listener shape errors', () => {
   const fc = (dup.filter_chains as object[])[0]!;
   dup.filter_chains = [fc, fc];
   hasError(validate(dup), 'filter_chains[1].filter_chain_match: same match as filter_chains[0]');
+});
+
+// ---------- HTTP/2, max stream duration, HTTP filters ----------
+
+function hcmOf(r: ReturnType<typeof validate>): HcmConfig {
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+  return r.value.filterChains[0]!.network as HcmConfig;
+}
+
+test('downstream HTTP/2 defaults follow Envoy edge guidance; max stream duration defaults to none', () => {
+  const h = hcmOf(validate(listener('l')));
+  assert.deepEqual(h.http2, {
+    maxConcurrentStreams: 100,
+    initialStreamWindowSize: 65_536,
+    initialConnectionWindowSize: 1_048_576,
+    maxOutboundFrames: 10_000,
+    maxOutboundControlFrames: 1_000,
+    maxConsecutiveInboundFramesWithEmptyPayload: 1,
+    maxInboundPriorityFramesPerStream: 100,
+    maxInboundWindowUpdateFramesPerDataFrameSent: 10,
+  });
+  assert.equal(h.maxStreamDurationMs, 0);
+});
+
+test('http2_protocol_options and common_http_protocol_options.max_stream_duration are read', () => {
+  const h = hcmOf(
+    validate(
+      listener('l', hcm({
+        codec_type: 'HTTP2',
+        http2_protocol_options: { max_concurrent_streams: { value: 250 }, initial_stream_window_size: { value: 1_048_576 }, max_outbound_frames: { value: 500 }, hpack_table_size: { value: 4096 } },
+        common_http_protocol_options: { max_stream_duration: { seconds: 60 } },
+      })),
+    ),
+  );
+  assert.deepEqual(
+    [h.codecType, h.http2.maxConcurrentStreams, h.http2.initialStreamWindowSize, h.http2.initialConnectionWindowSize, h.http2.maxOutboundFrames, h.maxStreamDurationMs],
+    ['HTTP2', 250, 1_048_576, 1_048_576, 500, 60_000],
+  );
+  hasError(
+    validate(listener('l', hcm({ http2_protocol_options: { initial_connection_window_size: { value: 65_534 } } }))),
+    `${HCM_PATH}.http2_protocol_options.initial_connection_window_size: must be in [65535, 2147483647], got 65534`,
+  );
+  hasError(validate(listener('l', hcm({ http2_protocol_options: { allow_connect: true } }))), `${HCM_PATH}.http2_protocol_options.allow_connect: not supported by Tessera`);
+  hasError(
+    validate(listener('l', hcm({ common_http_protocol_options: { max_connection_duration: { seconds: 1 } } }))),
+    `${HCM_PATH}.common_http_protocol_options.max_connection_duration: not supported by Tessera`,
+  );
+});
+
+// A validator registered for a type URL no real HTTP filter uses, to see exactly what the HCM hands it.
+const STAND_IN = TypeUrl.PreviousHostsPredicate;
+const seen: { body: unknown; path: string }[] = [];
+registerHttpFilterConfig(STAND_IN, (body, path, issues) => {
+  seen.push({ body, path });
+  if (Object.keys(body).length > 0) issues.add(path, 'stand-in takes no fields');
+  return Object.freeze({ standIn: true });
+});
+
+test('HTTP filters with a registered validator are kept in order, the router excluded', () => {
+  seen.length = 0;
+  const h = hcmOf(
+    validate(
+      listener('l', hcm({
+        http_filters: [
+          { name: 'first', typed_config: { '@type': STAND_IN } },
+          { name: 'off', typed_config: { '@type': STAND_IN }, disabled: true },
+          { name: 'second', typed_config: { '@type': STAND_IN } },
+          ROUTER,
+        ],
+      })),
+    ),
+  );
+  assert.deepEqual(h.httpFilters, [
+    { name: 'first', typeUrl: STAND_IN, config: { standIn: true } },
+    { name: 'second', typeUrl: STAND_IN, config: { standIn: true } },
+  ]);
+  // the disabled filter was validated too, with the body only (no @type) and its full path
+  assert.deepEqual(seen, [
+    { body: {}, path: `${HCM_PATH}.http_filters[0].typed_config` },
+    { body: {}, path: `${HCM_PATH}.http_filters[1].typed_config` },
+    { body: {}, path: `${HCM_PATH}.http_filters[2].typed_config` },
+  ]);
+});
+
+test('the fault filter is accepted through its registered validator', () => {
+  const h = hcmOf(
+    validate(
+      listener('l', hcm({
+        http_filters: [{ name: 'envoy.filters.http.fault', typed_config: { '@type': TypeUrl.HttpFault, abort: { http_status: 503, percentage: { numerator: 100 } } } }, ROUTER],
+      })),
+    ),
+  );
+  assert.equal(h.httpFilters.length, 1);
+  assert.deepEqual([h.httpFilters[0]!.name, h.httpFilters[0]!.typeUrl], ['envoy.filters.http.fault', TypeUrl.HttpFault]);
+  assert.ok(Object.isFrozen(h.httpFilters[0]!.config));
+});
+
+test('HTTP filter errors name their field', () => {
+  const fp = `${HCM_PATH}.http_filters`;
+  hasError(
+    validate(listener('l', hcm({ http_filters: [{ name: 'x', typed_config: { '@type': STAND_IN } }] }))),
+    `${fp}: the last filter must be envoy.filters.http.router`,
+  );
+  hasError(
+    validate(listener('l', hcm({ http_filters: [{ name: 'x', typed_config: { '@type': TypeUrl.HttpConnectionManager, stat_prefix: 'x' } }, ROUTER] }))),
+    `${fp}[0].typed_config: HTTP filter x (${TypeUrl.HttpConnectionManager}) not supported by Tessera`,
+  );
+  hasError(
+    validate(listener('l', hcm({ http_filters: [{ name: 'x', typed_config: { '@type': STAND_IN } }, { ...ROUTER, disabled: true }] }))),
+    `${fp}[1].disabled: envoy.filters.http.router cannot be disabled`,
+  );
+  hasError(
+    validate(listener('l', hcm({ http_filters: [{ name: 'x', config_discovery: { config_source: { ads: {} } } }, ROUTER] }))),
+    `${fp}[0].config_discovery: not supported by Tessera`,
+  );
+  // the filter's own validator reports under the filter's path
+  const fault = errorsOf(validate(listener('l', hcm({ http_filters: [{ name: 'f', typed_config: { '@type': TypeUrl.HttpFault, abort: {} } }, ROUTER] }))));
+  assert.ok(fault.some((e) => e.startsWith(`${fp}[0].typed_config.abort`)), JSON.stringify(fault));
+});
+
+test('an optional HTTP filter of an unknown type is skipped, as in Envoy', () => {
+  const h = hcmOf(
+    validate(listener('l', hcm({ http_filters: [{ name: 'x', is_optional: true, typed_config: { '@type': TypeUrl.HttpConnectionManager, stat_prefix: 'x' } }, ROUTER] }))),
+  );
+  assert.deepEqual(h.httpFilters, []);
+  const unloaded = { type_url: 'type.googleapis.com/example.filters.Unknown', value: Buffer.from([]) };
+  assert.deepEqual(hcmOf(validate(listener('l', hcm({ http_filters: [{ name: 'u', is_optional: true, typed_config: unloaded }, ROUTER] })))).httpFilters, []);
+  hasError(
+    validate(listener('l', hcm({ http_filters: [{ name: 'u', typed_config: unloaded }, ROUTER] }))),
+    `${HCM_PATH}.http_filters[0].typed_config: type type.googleapis.com/example.filters.Unknown not supported by Tessera`,
+  );
 });

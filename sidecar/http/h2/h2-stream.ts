@@ -1,0 +1,308 @@
+// H2Stream: one request/response exchange on a downstream HTTP/2 connection (node:http2 stream ↔ ActiveStream).
+import * as http2 from 'node:http2';
+import type { Socket } from 'node:net';
+import { WheelTimer } from '../../../src/core/timer-wheel.js';
+import { ActiveStream, appendList, stripRequestHopByHop, stripResponseHopByHop } from '../active-stream.js';
+import { isGrpcContentType } from '../grpc.js';
+import { HeaderMap } from '../header-map.js';
+import { LocalReplies, parseErrorReply, type LocalReply } from '../local-reply.js';
+import { PREMATURE_RESET_MS, type H2Connection } from './h2-connection.js';
+
+const { NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL } = http2.constants;
+const END_STREAM = 0x1;
+
+/** Base class timer kind 0 is max_stream_duration. */
+const T_STREAM_IDLE = 1;
+const T_REQUEST = 2;
+
+/** Owns the HTTP/2 side of one stream: header conversion, response headers/data/trailers, flow control, stream timers. */
+export class H2Stream extends ActiveStream {
+  readonly #conn: H2Connection;
+  readonly #stream: http2.ServerHttp2Stream;
+  #idleMs: number;
+  readonly #idleTimer: WheelTimer;
+  readonly #requestTimer: WheelTimer | null;
+  #requestTrailers: HeaderMap | null;
+  /** Response trailers to send once node asks for them (waitForTrailers). */
+  #responseTrailers: Record<string, string | string[]> | null;
+  #waitForTrailers: boolean;
+  #closed: boolean;
+  /** Decoded request header list size; checked against max_request_headers_kb (nghttp2 only enforces it once SETTINGS are acked). */
+  readonly #headerBytes: number;
+  readonly #opened: number;
+  /** The proxy reset this stream itself (upstream reset, timeout): not the client's doing. */
+  #resetByUs: boolean;
+  readonly #onData: (b: Buffer) => void;
+  readonly #onTrailers: (h: http2.IncomingHttpHeaders, f: number, raw: string[]) => void;
+  readonly #onEnd: () => void;
+  readonly #onClose: () => void;
+  readonly #onDrain: () => void;
+  readonly #onWantTrailers: () => void;
+
+  constructor(conn: H2Connection, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, raw: string[]) {
+    const h = new HeaderMap();
+    let headerBytes = 0;
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const n = raw[i]!;
+      const v = raw[i + 1]!;
+      headerBytes += n.length + v.length + 32; // RFC 9113 §6.5.2 size accounting
+      if (n.charCodeAt(0) !== 58 /* : */) h.add(n, v);
+    }
+    const authority = String(headers[':authority'] ?? headers.host ?? '').toLowerCase();
+    if (!h.has('host') && authority !== '') h.add('host', authority);
+    super(
+      conn.shared,
+      {
+        method: String(headers[':method'] ?? ''),
+        path: String(headers[':path'] ?? ''),
+        authority,
+        headers: h,
+        protocol: 'HTTP/2',
+        bodyless: (flags & END_STREAM) !== 0 || stream.endAfterHeaders,
+        expectContinue: (h.get('expect') ?? '').toLowerCase() === '100-continue',
+      },
+      conn.peerAddress,
+      conn.scheme,
+    );
+    this.#conn = conn;
+    this.#stream = stream;
+    this.#headerBytes = headerBytes;
+    this.#opened = performance.now();
+    this.#resetByUs = false;
+    const cfg = conn.shared.config;
+    this.#idleMs = cfg.streamIdleTimeoutMs;
+    this.#idleTimer = new WheelTimer(this, T_STREAM_IDLE);
+    this.#requestTimer = cfg.requestTimeoutMs > 0 && !this.requestComplete ? new WheelTimer(this, T_REQUEST) : null;
+    this.#requestTrailers = null;
+    this.#responseTrailers = null;
+    this.#waitForTrailers = false;
+    this.#closed = false;
+    this.#onData = (b: Buffer) => {
+      this.#touch();
+      this.#conn.onBodyBytes(b.length);
+      this.decodeData(b, false);
+    };
+    this.#onTrailers = (_h: http2.IncomingHttpHeaders, _f: number, r: string[]) => {
+      const t = new HeaderMap();
+      for (let i = 0; i + 1 < r.length; i += 2) if (r[i]!.charCodeAt(0) !== 58) t.add(r[i]!, r[i + 1]!);
+      this.#requestTrailers = t;
+    };
+    this.#onEnd = () => {
+      if (this.#requestTimer !== null) this.shared.wheel.cancel(this.#requestTimer);
+      if (!this.requestComplete || this.#requestTrailers !== null) this.endRequest(this.#requestTrailers);
+      this.#requestTrailers = null;
+    };
+    this.#onClose = () => this.#closedEvent();
+    this.#onDrain = () => this.onDownstreamDrain();
+    this.#onWantTrailers = () => this.#sendTrailers();
+    stream.on('data', this.#onData);
+    stream.on('trailers', this.#onTrailers);
+    stream.on('end', this.#onEnd);
+    stream.on('close', this.#onClose);
+    stream.on('drain', this.#onDrain);
+    stream.on('wantTrailers', this.#onWantTrailers);
+    stream.on('error', noop);
+  }
+
+  start(): void {
+    const sh = this.shared;
+    if (this.#idleMs > 0) sh.wheel.schedule(this.#idleTimer, this.#idleMs);
+    if (this.#requestTimer !== null) sh.wheel.schedule(this.#requestTimer, sh.config.requestTimeoutMs);
+    if (this.#headerBytes > sh.config.maxRequestHeadersKb * 1024) {
+      sh.stats.downstream_rq_rejected.inc();
+      this.sendLocalReply(parseErrorReply('TESSERA_ERR_HTTP_HEADERS_TOO_LARGE', 'request headers too large'), null);
+      return;
+    }
+    if (this.method === 'CONNECT') {
+      sh.stats.downstream_rq_rejected.inc();
+      this.sendLocalReply(parseErrorReply('TESSERA_ERR_HTTP_NOT_IMPLEMENTED', 'CONNECT is not supported'), null);
+      return;
+    }
+    // nghttp2 already rejected connection-specific fields and malformed pseudo-headers; te: trailers stays.
+    stripRequestHopByHop(this.headers);
+    if (this.expectContinue) this.headers.remove('expect');
+    this.startStream('');
+  }
+
+  protected setStreamIdleTimeout(ms: number): void {
+    if (ms === this.#idleMs) return;
+    this.#idleMs = ms;
+    if (ms > 0) this.shared.wheel.schedule(this.#idleTimer, ms);
+    else this.shared.wheel.cancel(this.#idleTimer);
+  }
+
+  // StreamCallbacks
+
+  encodeHeaders(status: number, headers: HeaderMap, endStream: boolean): void {
+    if (this.#closed) return;
+    this.responseStarted = true;
+    this.status = status;
+    const cfg = this.shared.config;
+    stripResponseHopByHop(headers);
+    if (cfg.via !== '') appendList(headers, 'via', cfg.via);
+    headers.set('server', cfg.serverName);
+    this.encodeFilters(headers, endStream);
+    const end = endStream || this.method === 'HEAD';
+    this.#waitForTrailers = !end && (isGrpcContentType(headers.get('content-type')) || headers.has('trailer'));
+    this.#touch();
+    try {
+      this.#stream.respond(toH2Headers(status, headers), { endStream: end, waitForTrailers: this.#waitForTrailers });
+    } catch {
+      this.resetStream('DPE');
+      return;
+    }
+    if (end) this.#responseDone();
+  }
+
+  encodeData(chunk: Buffer, endStream: boolean): boolean {
+    if (this.#closed) return false;
+    const s = this.#stream;
+    let ok = true;
+    if (this.method !== 'HEAD') {
+      this.bytesSent += chunk.length;
+      this.#touch();
+      if (endStream) s.end(chunk.length > 0 ? chunk : undefined);
+      else if (chunk.length > 0) ok = s.write(chunk);
+    } else if (endStream) s.end();
+    if (endStream) this.#responseDone();
+    return ok;
+  }
+
+  encodeTrailers(trailers: HeaderMap): void {
+    if (this.#closed) return;
+    if (this.#waitForTrailers) {
+      const t: Record<string, string | string[]> = {};
+      addAll(t, trailers);
+      this.#responseTrailers = t;
+    }
+    // Trailers on a response that announced none (no grpc content-type, no Trailer field) are dropped.
+    this.#stream.end();
+    this.#responseDone();
+  }
+
+  protected encodeLocalReply(reply: LocalReply, headers: HeaderMap | null): void {
+    if (this.#closed) return;
+    this.responseStarted = true;
+    this.status = reply.status;
+    const head = this.method === 'HEAD';
+    const h: Record<string, string | string[]> = { ':status': String(reply.status) };
+    if (headers !== null) addAll(h, headers);
+    h['content-length'] = String(reply.body.length);
+    h['content-type'] = 'text/plain';
+    h.server = this.shared.config.serverName;
+    this.bytesSent += head ? 0 : reply.body.length;
+    try {
+      this.#stream.respond(h, { endStream: head || reply.body.length === 0 });
+      if (!head && reply.body.length > 0) this.#stream.end(reply.body);
+    } catch {
+      this.#stream.close(NGHTTP2_INTERNAL_ERROR);
+    }
+    this.#responseDone();
+  }
+
+  continueRequest(): void {
+    // HTTP/2 clients rarely send expect: 100-continue; when one does, a 100 goes out once.
+    if (!this.expectContinue || this.requestComplete || this.responseStarted || this.#closed) return;
+    try {
+      this.#stream.additionalHeaders({ ':status': 100 });
+    } catch {
+      // The stream is gone.
+    }
+  }
+
+  readDisable(disable: boolean): void {
+    if (this.#closed) return;
+    if (disable) this.#stream.pause();
+    else this.#stream.resume();
+  }
+
+  upgradeTo(_status: number, _headers: HeaderMap, upstream: Socket, _pending: Buffer | null): void {
+    upstream.destroy();
+    this.resetStream('UPE');
+  }
+
+  resetStream(flag: string): void {
+    this.addResponseFlag(flag);
+    this.responseComplete = true;
+    this.#resetByUs = true;
+    if (!this.#closed) this.#stream.close(NGHTTP2_INTERNAL_ERROR);
+  }
+
+  // TimerTarget
+
+  override onTimer(t: WheelTimer): void {
+    if (t.kind === T_STREAM_IDLE) {
+      if (this.responseComplete) return;
+      this.shared.stats.downstream_rq_idle_timeout.inc();
+      if (!this.responseStarted) this.sendLocalReply(LocalReplies.streamIdleTimeout, null);
+      else this.resetStream('SI');
+    } else if (t.kind === T_REQUEST) {
+      if (this.requestComplete || this.responseStarted) return;
+      this.shared.stats.downstream_rq_timeout.inc();
+      this.sendLocalReply(LocalReplies.requestTimeout, null);
+    } else super.onTimer(t);
+  }
+
+  #touch(): void {
+    if (this.#idleMs > 0) this.shared.wheel.touch(this.#idleTimer, this.#idleMs);
+  }
+
+  #sendTrailers(): void {
+    const t = this.#responseTrailers;
+    this.#responseTrailers = null;
+    try {
+      this.#stream.sendTrailers(t ?? {});
+    } catch {
+      this.#stream.close(NGHTTP2_NO_ERROR);
+    }
+  }
+
+  #responseDone(): void {
+    if (this.responseComplete) return;
+    this.responseComplete = true;
+    this.shared.wheel.cancel(this.#idleTimer);
+    if (this.#requestTimer !== null) this.shared.wheel.cancel(this.#requestTimer);
+    // The response is complete before the request: stop the rest of the request (RFC 9113 §8.1, RST_STREAM NO_ERROR).
+    if (!this.requestComplete && !this.#closed) this.#stream.close(NGHTTP2_NO_ERROR);
+  }
+
+  #closedEvent(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const w = this.shared.wheel;
+    w.cancel(this.#idleTimer);
+    if (this.#requestTimer !== null) w.cancel(this.#requestTimer);
+    let premature = false;
+    if (!this.responseComplete) {
+      // The client reset the stream (or the connection went away) before the response completed.
+      const code = this.#stream.rstCode;
+      this.addResponseFlag(code === NGHTTP2_CANCEL ? 'DC' : 'DR');
+      premature = true;
+    } else if (!this.#resetByUs && (this.#stream.rstCode ?? 0) !== NGHTTP2_NO_ERROR && performance.now() - this.#opened < PREMATURE_RESET_MS) {
+      premature = true;
+    }
+    this.finish();
+    this.#conn.onStreamClosed(premature);
+  }
+}
+
+/** HeaderMap → node's outgoing header object; repeated names become arrays. */
+function addAll(o: Record<string, string | string[]>, h: HeaderMap): void {
+  const n = h.names;
+  const v = h.values;
+  for (let i = 0; i < n.length; i++) {
+    const k = n[i]!;
+    const cur = o[k];
+    if (cur === undefined) o[k] = v[i]!;
+    else if (Array.isArray(cur)) cur.push(v[i]!);
+    else o[k] = [cur, v[i]!];
+  }
+}
+
+function toH2Headers(status: number, h: HeaderMap): Record<string, string | string[]> {
+  const o: Record<string, string | string[]> = { ':status': String(status) };
+  addAll(o, h);
+  return o;
+}
+
+function noop(): void {}

@@ -1,0 +1,2 @@
+// Loads every HTTP filter config module so each registers its validator (import this once before validating an HCM).
+import './fault.js';
