@@ -59,6 +59,9 @@ services:
   - name: catalog
     protocol: http
     lb: least_request
+    circuit_breaker: { max_requests: 200, max_pending_requests: 50 }
+    outlier_detection: { consecutive_5xx: 5, interval: 5s, base_ejection_time: 30s, max_ejection_percent: 50 }
+    health_check: { http: { path: /healthz }, interval: 2s, timeout: 1s, healthy_threshold: 1, unhealthy_threshold: 3 }
     instances:
       - id: catalog-v1
         address: 127.0.0.1
@@ -73,6 +76,12 @@ services:
 routes:
   - service: catalog
     rules:
+      - name: chaos
+        match:
+          prefix: /
+          headers: { x-chaos: { exact: "abort" } }
+        destinations: [{ service: catalog }]
+        fault: { abort: { http_status: 503, percent: 100 } }
       - name: canary-header
         match:
           prefix: /
@@ -87,6 +96,7 @@ routes:
         headers:
           response: { add: { x-mesh-route: split } }
         timeout: 3s
+        retries: { attempts: 2, retry_on: [5xx, reset, connect-failure], per_try_timeout: 1s, prefer_other_hosts: true }
 gateways:
   - name: edge
     listen: 127.0.0.1:${p.gateway}
@@ -124,6 +134,7 @@ async function smoke(p: DemoPorts): Promise<boolean> {
     ['catalog via gateway', '/catalog/items', {}, (r) => r.status === 200 && r.body.includes('"service": "catalog"')],
     ['canary header → catalog v2', '/chain', { 'x-canary': '1' }, (r) => r.status === 200 && r.body.includes('"version": "v2"')],
     ['redirect', '/old', {}, (r) => r.status === 302],
+    ['fault injection (x-chaos: abort): catalog call aborted with 503', '/chain', { 'x-chaos': 'abort' }, (r) => r.status === 502 && r.body.includes('"status": 503')],
   ];
   let okAll = true;
   for (const [name, pathName, headers, pass] of checks) {
@@ -216,6 +227,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
       `  curl -s ${g}/chain                             # frontend calls catalog through its sidecar (80% v1 / 20% v2)`,
       `  curl -s ${g}/catalog/items                     # catalog straight from the gateway (prefix rewrite)`,
       `  curl -s -H 'x-canary: 1' ${g}/chain            # the frontend sidecar routes x-canary: 1 to catalog v2`,
+      `  curl -s -H 'x-chaos: abort' ${g}/chain         # the fault filter aborts the frontend → catalog call (503)`,
       `  curl -si ${g}/old                              # redirect`,
       `  curl -s http://127.0.0.1:${ports.cpAdmin}/status         # connected proxies and their xDS versions`,
       '',

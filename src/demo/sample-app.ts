@@ -47,12 +47,14 @@ const server = http.createServer((req, res) => {
   if (url.pathname === '/chain' || url.pathname.startsWith('/chain/')) {
     const names = Object.keys(deps);
     const fwd: Record<string, string> = {};
-    for (const h of ['x-request-id', 'x-canary']) {
+    for (const h of ['x-request-id', 'x-canary', 'x-chaos']) {
       const v = req.headers[h];
       if (typeof v === 'string') fwd[h] = v;
     }
     void Promise.all(names.map((n) => fetchJson(`${deps[n]}/items`, fwd))).then((answers) => {
-      reply(200, { ...seen, calls: Object.fromEntries(names.map((n, i) => [n, answers[i]])) });
+      // A failed dependency call fails the chain (502), so injected faults show at the edge.
+      const failed = answers.some((a) => (a as { status?: number }).status !== 200);
+      reply(failed ? 502 : 200, { ...seen, calls: Object.fromEntries(names.map((n, i) => [n, answers[i]])) });
     });
     return;
   }

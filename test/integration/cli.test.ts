@@ -149,7 +149,7 @@ describe('tessera CLI', { timeout: 120000 }, () => {
     const r = await tessera(['demo', '--smoke', '--dir', t.dir], 90000);
     t.cleanup();
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
-    assert.equal((r.stdout.match(/^PASS /gm) ?? []).length, 6, r.stdout);
+    assert.equal((r.stdout.match(/^PASS /gm) ?? []).length, 7, r.stdout);
     assert.doesNotMatch(r.stdout, /^FAIL /m);
   });
 });
