@@ -27,6 +27,7 @@ describe('resilience: retries, outlier detection, timeouts, circuit breakers, he
   let killable: Upstream[];
   let checked: Upstream[];
   let healthy = true;
+  let deadPort = 0;
 
   const url = (p: string) => `http://127.0.0.1:${port}${p}`;
   const stats = async (): Promise<Record<string, number>> => JSON.parse((await request(`http://127.0.0.1:${admin}/stats?format=json`)).body) as Record<string, number>;
@@ -60,7 +61,8 @@ describe('resilience: retries, outlier detection, timeouts, circuit breakers, he
       }),
     ];
     const sticky = [await up('s1'), await up('s2'), await up('s3'), await up('s4')];
-    [port, admin] = (await freePorts(2)) as [number, number];
+    const backup = await up('backup');
+    [port, admin, deadPort] = (await freePorts(3)) as [number, number, number];
 
     const retry5xx = { retry_on: '5xx', num_retries: 3, retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' } }], host_selection_retry_max_attempts: 5 };
     const routes: Json[] = [
@@ -72,6 +74,7 @@ describe('resilience: retries, outlier detection, timeouts, circuit breakers, he
       { match: { prefix: '/checked' }, route: { cluster: 'checked' } },
       { match: { prefix: '/sticky' }, route: { cluster: 'sticky', hash_policy: [{ header: { header_name: 'x-user' } }] } },
       { match: { prefix: '/fault' }, route: { cluster: 'fast' } },
+      { match: { prefix: '/failover' }, route: { cluster: 'failover' } },
     ];
     const faultFilter = {
       name: 'envoy.filters.http.fault',
@@ -105,6 +108,20 @@ describe('resilience: retries, outlier detection, timeouts, circuit breakers, he
         },
       }),
       staticCluster('sticky', sticky.map((u) => u.port), { extra: { lb_policy: 'RING_HASH' } }),
+      {
+        // Priority 0 is a host nobody listens on (its TCP health check fails); priority 1 takes the load.
+        name: 'failover',
+        type: 'STATIC',
+        connect_timeout: '0.5s',
+        load_assignment: {
+          cluster_name: 'failover',
+          endpoints: [
+            { priority: 0, lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: deadPort } } } }] },
+            { priority: 1, lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: backup.port } } } }] },
+          ],
+        },
+        health_checks: [{ timeout: '0.2s', interval: '0.1s', unhealthy_threshold: 1, healthy_threshold: 1, tcp_health_check: {} }],
+      },
     ];
     const b = bootstrap('resilience', admin, [httpListener('main', port, routes, {}, [faultFilter])], clusters);
     side = await startTessera(['sidecar', '--bootstrap', writeBootstrap(dir, 'sidecar', b), '--access-log', 'off'], { dir, name: 'sidecar' });
@@ -201,6 +218,11 @@ describe('resilience: retries, outlier detection, timeouts, circuit breakers, he
       }
     }
     assert.ok(new Set(hostOf.values()).size >= 3);
+  });
+
+  it('priority failover: with priority 0 unhealthy, priority 1 serves', async () => {
+    await eventually(async () => (await request(url('/failover'))).headers['x-upstream'] === 'backup', 5000);
+    for (let i = 0; i < 10; i++) assert.equal((await request(url('/failover'))).headers['x-upstream'], 'backup');
   });
 
   it('fault filter: aborts and header-driven delays only for matching requests', async () => {
