@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the peers of the macro benchmark (nginx, haproxy, wrk) from Debian.
+# Installs the peers of the macro benchmarks (nginx, haproxy, wrk; h2load from nghttp2-client and
+# nginx's echo module for the HTTP/2 + gRPC benchmark) from Debian.
 # Idempotent: packages already present are skipped. The system nginx/haproxy services are
 # kept from starting (the harness runs its own foreground instances from a temp dir) and
 # stopped if an install started them anyway.
@@ -16,6 +17,12 @@ if ! command -v nginx >/dev/null 2>&1; then
 fi
 command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
+# The h2 origin reads POST bodies with echo_read_request_body (nginx-light depends on this module;
+# the full nginx package does not).
+if [ ! -e /usr/lib/nginx/modules/ngx_http_echo_module.so ] && ! printf '%s\n' "${missing[@]}" | grep -qx nginx-light; then
+  missing+=(libnginx-mod-http-echo)
+fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "install-bench-deps: installing ${missing[*]}"
@@ -36,7 +43,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${fallback[@]}"
   fi
 else
-  echo "install-bench-deps: nginx, haproxy and wrk already present"
+  echo "install-bench-deps: nginx (+ echo module), haproxy, wrk and h2load already present"
 fi
 
 # Make sure no system instance is left running (they would hold ports 80 and eat CPU).
@@ -57,3 +64,4 @@ done
 nginx -v 2>&1
 haproxy -v 2>&1 | head -n 1
 wrk --version 2>&1 | head -n 1 || true
+h2load --version 2>&1 | head -n 1 || true

@@ -11,6 +11,10 @@ import { PREMATURE_RESET_MS, type H2Connection } from './h2-connection.js';
 const { NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL } = http2.constants;
 const END_STREAM = 0x1;
 
+/** The H2Stream that owns a node stream (listeners are static functions; `this` is the node stream). */
+const kStream = Symbol('tessera.h2.stream');
+type TaggedStream = http2.ServerHttp2Stream & { [kStream]: H2Stream };
+
 /** Base class timer kind 0 is max_stream_duration. */
 const T_STREAM_IDLE = 1;
 const T_REQUEST = 2;
@@ -32,12 +36,6 @@ export class H2Stream extends ActiveStream {
   readonly #opened: number;
   /** The proxy reset this stream itself (upstream reset, timeout): not the client's doing. */
   #resetByUs: boolean;
-  readonly #onData: (b: Buffer) => void;
-  readonly #onTrailers: (h: http2.IncomingHttpHeaders, f: number, raw: string[]) => void;
-  readonly #onEnd: () => void;
-  readonly #onClose: () => void;
-  readonly #onDrain: () => void;
-  readonly #onWantTrailers: () => void;
 
   constructor(conn: H2Connection, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, raw: string[]) {
     const h = new HeaderMap();
@@ -77,32 +75,55 @@ export class H2Stream extends ActiveStream {
     this.#responseTrailers = null;
     this.#waitForTrailers = false;
     this.#closed = false;
-    this.#onData = (b: Buffer) => {
-      this.#touch();
-      this.#conn.onBodyBytes(b.length);
-      this.decodeData(b, false);
-    };
-    this.#onTrailers = (_h: http2.IncomingHttpHeaders, _f: number, r: string[]) => {
-      const t = new HeaderMap();
-      for (let i = 0; i + 1 < r.length; i += 2) if (r[i]!.charCodeAt(0) !== 58) t.add(r[i]!, r[i + 1]!);
-      this.#requestTrailers = t;
-    };
-    this.#onEnd = () => {
-      if (this.#requestTimer !== null) this.shared.wheel.cancel(this.#requestTimer);
-      if (!this.requestComplete || this.#requestTrailers !== null) this.endRequest(this.#requestTrailers);
-      this.#requestTrailers = null;
-    };
-    this.#onClose = () => this.#closedEvent();
-    this.#onDrain = () => this.onDownstreamDrain();
-    this.#onWantTrailers = () => this.#sendTrailers();
-    stream.on('data', this.#onData);
-    stream.on('trailers', this.#onTrailers);
-    stream.on('end', this.#onEnd);
-    stream.on('close', this.#onClose);
-    stream.on('drain', this.#onDrain);
-    stream.on('wantTrailers', this.#onWantTrailers);
+    const tagged = stream as TaggedStream;
+    tagged[kStream] = this;
+    // A request that ended with its headers (GET) needs no body listeners: node then skips reading the
+    // stream's readable side (attaching 'data' there costs an error object per stream in Node 20).
+    if (!this.requestComplete) {
+      stream.on('data', H2Stream.#onData);
+      stream.on('trailers', H2Stream.#onTrailers);
+      stream.on('end', H2Stream.#onEnd);
+    }
+    stream.on('close', H2Stream.#onClose);
+    stream.on('drain', H2Stream.#onDrain);
+    stream.on('wantTrailers', H2Stream.#onWantTrailers);
     stream.on('error', noop);
   }
+
+  // node stream listeners (`this` is the node stream)
+
+  static #onData(this: TaggedStream, b: Buffer): void {
+    const s = this[kStream];
+    s.#touch();
+    s.#conn.onBodyBytes(b.length);
+    s.decodeData(b, false);
+  }
+
+  static #onTrailers(this: TaggedStream, _h: http2.IncomingHttpHeaders, _f: number, r: string[]): void {
+    const t = new HeaderMap();
+    for (let i = 0; i + 1 < r.length; i += 2) if (r[i]!.charCodeAt(0) !== 58) t.add(r[i]!, r[i + 1]!);
+    this[kStream].#requestTrailers = t;
+  }
+
+  static #onEnd(this: TaggedStream): void {
+    const s = this[kStream];
+    if (s.#requestTimer !== null) s.shared.wheel.cancel(s.#requestTimer);
+    if (!s.requestComplete || s.#requestTrailers !== null) s.endRequest(s.#requestTrailers);
+    s.#requestTrailers = null;
+  }
+
+  static #onClose(this: TaggedStream): void {
+    this[kStream].#closedEvent();
+  }
+
+  static #onDrain(this: TaggedStream): void {
+    this[kStream].onDownstreamDrain();
+  }
+
+  static #onWantTrailers(this: TaggedStream): void {
+    this[kStream].#sendTrailers();
+  }
+
 
   start(): void {
     const sh = this.shared;
