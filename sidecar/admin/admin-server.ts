@@ -3,6 +3,7 @@ import http from 'node:http';
 import { listenHttp, type ListeningHttp } from '../../src/core/net-util.js';
 import type { SocketAddress } from '../../src/xds/resources/types.js';
 import type { Sidecar } from '../server.js';
+import { HealthFlag } from '../contracts.js';
 
 export type SidecarAdminHandle = ListeningHttp;
 
@@ -34,6 +35,8 @@ export function clustersView(sidecar: Sidecar): Record<string, unknown>[] {
     endpoints: c.endpoints().map((e) => ({
       address: e.key,
       healthy: e.healthy,
+      health_flags: healthFlagNames(e.healthFlags, e.degraded),
+      priority: e.priority,
       removed: e.removed,
       weight: e.weight,
       labels: e.labels,
@@ -45,12 +48,23 @@ export function clustersView(sidecar: Sidecar): Record<string, unknown>[] {
   }));
 }
 
+/** Envoy's /clusters health_flags text: 'healthy' or '/failed_active_hc/failed_outlier_check…'. */
+export function healthFlagNames(flags: number, degraded: boolean): string {
+  let s = '';
+  if (flags & HealthFlag.FailedActiveHc) s += '/failed_active_hc';
+  if (flags & HealthFlag.FailedOutlierCheck) s += '/failed_outlier_check';
+  if (flags & HealthFlag.FailedEds) s += '/failed_eds_health';
+  if (degraded) s += '/degraded_eds_health';
+  return s === '' ? 'healthy' : s;
+}
+
 function clustersText(sidecar: Sidecar): string {
   const lines: string[] = [];
   for (const c of clustersView(sidecar)) {
     for (const e of c.endpoints as Record<string, unknown>[]) {
       const p = `${String(c.name)}::${String(e.address)}`;
-      lines.push(`${p}::health_flags::${e.healthy ? 'healthy' : '/failed_eds_health'}`);
+      lines.push(`${p}::health_flags::${String(e.health_flags)}`);
+      lines.push(`${p}::priority::${String(e.priority)}`);
       lines.push(`${p}::rq_active::${String(e.rq_active)}`, `${p}::rq_total::${String(e.rq_total)}`, `${p}::rq_error::${String(e.rq_error)}`);
       lines.push(`${p}::cx_active::${String(e.cx_active)}`);
     }

@@ -145,6 +145,9 @@ describe('resilience: retries, outlier detection, timeouts, circuit breakers, he
       return (x['cluster.flaky.outlier_detection.ejections_enforced_failure_percentage'] ?? 0) >= 1 ? x : null;
     }, 5000);
     assert.ok((st['cluster.flaky.upstream_rq_retry'] ?? 0) > 0);
+    const { clusters } = JSON.parse((await request(`http://127.0.0.1:${admin}/clusters?format=json`)).body) as { clusters: { name: string; endpoints: { address: string; health_flags: string }[] }[] };
+    const flaky = clusters.find((c) => c.name === 'flaky')!;
+    assert.equal(flaky.endpoints.find((e) => e.address === `127.0.0.1:${flakyBad.port}`)!.health_flags, '/failed_outlier_check');
     // Once ejected, the bad host sees no more traffic.
     const before = flakyBad.requests;
     for (let i = 0; i < 30; i++) assert.equal((await request(url('/flaky'))).status, 200);
@@ -202,6 +205,8 @@ describe('resilience: retries, outlier detection, timeouts, circuit breakers, he
       const n = await seen();
       return n.size === 1 && n.has('c1');
     }, 5000);
+    const text = (await request(`http://127.0.0.1:${admin}/clusters`)).body;
+    assert.ok(text.includes(`checked::127.0.0.1:${checked[1]!.port}::health_flags::/failed_active_hc`), text);
     healthy = true;
     await eventually(async () => (await seen()).size === 2, 5000);
   });
