@@ -14,6 +14,9 @@
 //   HTTP/1.1 pool does; HTTP/2 has no 101, so an upgrade request is refused (ProtocolError).
 // - Http2ProtocolConfig's outbound-frame and flood limits have no node:http2 equivalent and are not applied;
 //   node:http2's own flood protection (maxSessionInvalidFrames, maxSessionRejectedStreams) stays in force.
+// - Streams above a received GOAWAY's last stream id are closed by nghttp2 with REFUSED_STREAM; node reports
+//   them as an 'error' (ERR_HTTP2_STREAM_ERROR) then 'close' with rstCode 7. They, and streams a GOAWAY'd
+//   session can no longer open, become RefusedStream (not processed: safe to retry).
 // - nghttp2 answers some connection errors in received frames (e.g. DATA on stream 0) by sending GOAWAY without
 //   telling node's JavaScript layer; such a session ends when the peer closes it, or by the router's timeouts.
 import {
@@ -63,7 +66,7 @@ const R_OPEN = 2;
 /** The slot is released (stream closed, failed or aborted). */
 const R_CLOSED = 3;
 
-/** Back-pointer from a node stream to its request, so stream listeners are shared module functions. */
+/** Back-pointer from a node stream to its request, so stream listeners are shared static functions. */
 const kRequest = Symbol('tessera.h2.request');
 type TaggedStream = ClientHttp2Stream & { [kRequest]: H2UpstreamRequest };
 
@@ -127,8 +130,6 @@ function statusOf(headers: IncomingHttpHeaders): number {
   return typeof s === 'number' ? s : Number(s);
 }
 
-function noop(): void {}
-
 /**
  * One request on an HTTP/2 session: owns its stream slot, its node stream and its router callbacks.
  * node:http2 delivers stream events through EventEmitter listeners, so each request registers one set of
@@ -182,7 +183,7 @@ export class H2UpstreamRequest implements UpstreamRequest {
     }
     let stream: TaggedStream;
     try {
-      const h = toH2Headers(method, path, scheme, headers, s.pool.authority);
+      const h = toH2Headers(method, path, scheme, headers, s.pool.hostPort);
       stream = s.node.request(h, endStream ? OPTS_END : OPTS_BODY) as TaggedStream;
     } catch (err) {
       // Invalid header names or values, or a session that just stopped taking streams.
@@ -311,7 +312,8 @@ export class H2UpstreamRequest implements UpstreamRequest {
   }
 
   static #onInformational(this: TaggedStream, headers: IncomingHttpHeaders, _flags: number, raw: string[]): void {
-    this[kRequest].#client?.onUpstreamHeaders(statusOf(headers), fromRaw(raw), false);
+    const status = statusOf(headers);
+    if (status >= 100 && status < 200) this[kRequest].#client?.onUpstreamHeaders(status, fromRaw(raw), false);
   }
 
   static #onData(this: TaggedStream, chunk: Buffer): void {
@@ -331,6 +333,9 @@ export class H2UpstreamRequest implements UpstreamRequest {
     if (c === null || this.rstCode !== NGHTTP2_NO_ERROR) return;
     r.#client = null;
     c.onUpstreamComplete(r.#responseTrailers);
+    // The response is complete while the request is still being sent: nobody needs the rest (as a gRPC
+    // client ends a call at the server's trailers). Reset the stream so its slot frees.
+    if (!this.writableEnded && !this.closed && !this.destroyed) this.close(NGHTTP2_CANCEL);
   }
 
   static #onError(this: TaggedStream, err: Error): void {
@@ -582,6 +587,8 @@ export class H2EndpointPool {
   readonly wheel: TimerWheel;
   /** `http://host:port` for node:http2 (IPv6 in brackets). */
   readonly authority: string;
+  /** `host:port`: the :authority sent when a request has no `host`. */
+  readonly hostPort: string;
   cluster: UpstreamCluster;
   readonly #owner: H2ConnPools;
   readonly #sessions: H2Session[];
@@ -595,7 +602,8 @@ export class H2EndpointPool {
     this.priority = priority;
     this.wheel = wheel;
     const a = endpoint.address;
-    this.authority = isIPv6(a.address) ? `http://[${a.address}]:${a.port}` : `http://${a.address}:${a.port}`;
+    this.hostPort = isIPv6(a.address) ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+    this.authority = `http://${this.hostPort}`;
     this.cluster = cluster;
     this.#owner = owner;
     this.#sessions = [];

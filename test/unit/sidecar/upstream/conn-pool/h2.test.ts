@@ -257,6 +257,9 @@ function readBody(s: ServerHttp2Stream): Promise<string> {
   });
 }
 
+/** Every test is bounded in time (a missed callback fails instead of hanging). */
+const T = { timeout: 5000 };
+
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `cond` every 5 ms for at most `ms`. */
@@ -278,8 +281,12 @@ interface Send {
   trailers?: [string, string][] | null;
   upgrade?: boolean;
   priority?: 'DEFAULT' | 'HIGH';
-  /** The test writes the request itself. */
+  /** The `host` header; null sends none. Default 'svc.local'. */
+  host?: string | null;
+  /** The test writes the request itself (right after newStream). */
   manual?: boolean;
+  /** Writes the request instead of the default writer, once the request is ready. */
+  write?: (req: UpstreamRequest) => void;
 }
 
 /** Drives one request through the pool the way the router does, recording every callback. */
@@ -337,8 +344,12 @@ class Client implements UpstreamCallbacks {
 
   #write(): void {
     const s = this.#send;
+    if (s.write !== undefined) {
+      s.write(this.req!);
+      return;
+    }
     const h = new HeaderMap();
-    h.add('host', 'svc.local');
+    if (s.host !== null) h.add('host', s.host ?? 'svc.local');
     for (const [k, v] of s.headers ?? []) h.add(k, v);
     const body = s.body ?? [];
     const trailers = s.trailers ?? null;
@@ -411,8 +422,8 @@ function respondLater(s: ServerHttp2Stream, ms: number, body = 'ok'): void {
 
 // ---------- tests ----------
 
-describe('H2ConnPools', () => {
-  it('carries a request with body and trailers both ways, building h2 headers from the HeaderMap', async () => {
+describe('H2ConnPools', { timeout: 20_000 }, () => {
+  it('carries a request with body and trailers both ways, building h2 headers from the HeaderMap', T, async () => {
     let seen: Record<string, unknown> = {};
     let seenTrailers: Record<string, unknown> = {};
     const up = await startH2(async (s, h) => {
@@ -466,14 +477,17 @@ describe('H2ConnPools', () => {
     assert.equal(up.sessions.length, 1);
   });
 
-  it('passes 1xx informational headers and reports END_STREAM on a body-less response', async () => {
-    const up = await startH2((s) => {
+  it('passes 1xx informational headers and reports END_STREAM on a body-less response', T, async () => {
+    let authority: unknown = null;
+    const up = await startH2((s, h) => {
+      authority = h[':authority'];
       s.additionalHeaders({ ':status': 103, link: '</a.css>; rel=preload' });
       s.respond({ ':status': 204 }, { endStream: true });
     });
     const f = fixture(up.port);
-    const a = send(f, { path: '/' });
+    const a = send(f, { path: '/', host: null });
     await a.done;
+    assert.equal(authority, `127.0.0.1:${up.port}`, 'without host, :authority is the endpoint');
     assert.deepEqual(a.informational, [103]);
     assert.equal(a.status, 204);
     assert.equal(a.headersEndStream, true);
@@ -481,7 +495,54 @@ describe('H2ConnPools', () => {
     assert.equal(a.trailers, null);
   });
 
-  it('opens a second connection when the peer allows 2 concurrent streams and 3 requests are in flight', async () => {
+  it("applies the cluster's Http2ProtocolOptions: windows, no push, and its own max_concurrent_streams", T, async () => {
+    const up = await startH2((s) => respondLater(s, 40));
+    const f = fixture(up.port, { http2: { initialStreamWindowSize: 128 * 1024, initialConnectionWindowSize: 2 * 1024 * 1024, maxConcurrentStreams: 1 } });
+    const a = send(f, { path: '/1' });
+    const b = send(f, { path: '/2' });
+    await Promise.all([a.done, b.done]);
+    assert.equal(a.status, 200);
+    assert.equal(b.status, 200);
+    assert.equal(up.sessions.length, 2, 'one stream per connection as configured, though the peer allows more');
+    const srv = up.sessions[0]!;
+    assert.equal(srv.remoteSettings.initialWindowSize, 128 * 1024);
+    assert.equal(srv.remoteSettings.enablePush, false);
+    assert.ok(srv.state.remoteWindowSize! > 2 * 1024 * 1024 - 1024, `connection window ${srv.state.remoteWindowSize}`);
+  });
+
+  it('resets a stream whose response completed before the request body ended, freeing its slot', T, async () => {
+    let rst = -1;
+    const up = await startH2((s, h) => {
+      if (h[':path'] === '/early') {
+        // Reading the request keeps node's server from closing the stream itself after its response.
+        s.on('data', () => {});
+        s.on('close', () => (rst = s.rstCode));
+      }
+      s.respond({ ':status': 200 });
+      s.end('done');
+    }, { maxConcurrentStreams: 1 });
+    const f = fixture(up.port, { maxConnections: 1 });
+    await send(f, { path: '/warm' }).done;
+    const h = new HeaderMap();
+    h.add('host', 'svc.local');
+    const a = send(f, {
+      path: '/early',
+      write: (req) => {
+        req.writeHead('POST', '/early', 'http', h, false, false);
+        req.writeBody(Buffer.from('part'));
+      },
+    });
+    await a.done;
+    assert.deepEqual(a.events.slice(1), ['headers', 'complete']);
+    await waitFor(() => rst !== -1);
+    assert.equal(rst, constants.NGHTTP2_CANCEL);
+    const b = send(f, { path: '/next' });
+    await b.done;
+    assert.equal(b.status, 200);
+    assert.equal(f.stat('upstream_cx_total'), 1);
+  });
+
+  it('opens a second connection when the peer allows 2 concurrent streams and 3 requests are in flight', T, async () => {
     let concurrent = 0;
     let maxConcurrent = 0;
     const up = await startH2((s) => {
@@ -503,7 +564,7 @@ describe('H2ConnPools', () => {
     assert.ok(maxConcurrent <= 3);
   });
 
-  it('queues the third request on a busy session when max_connections is 1', async () => {
+  it('queues the third request on a busy session when max_connections is 1', T, async () => {
     let concurrent = 0;
     let maxConcurrent = 0;
     const up = await startH2((s) => {
@@ -524,7 +585,7 @@ describe('H2ConnPools', () => {
     assert.equal(f.cluster.res.connections.count, 1);
   });
 
-  it('refuses a request past max_pending_requests (null + upstream_rq_pending_overflow); an aborted pending request frees its slot', async () => {
+  it('refuses a request past max_pending_requests (null + upstream_rq_pending_overflow); an aborted pending request frees its slot', T, async () => {
     const up = await startH2((s) => respondLater(s, 30), { maxConcurrentStreams: 1 });
     const f = fixture(up.port, { maxConnections: 1, maxPending: 1 });
     const a = send(f, { path: '/a' });
@@ -546,7 +607,7 @@ describe('H2ConnPools', () => {
     assert.equal(f.stat('upstream_rq_pending_total'), 2);
   });
 
-  it('fails pending requests with ConnectFailure when the port is closed', async () => {
+  it('fails pending requests with ConnectFailure when the port is closed', T, async () => {
     const probe = await startRaw(() => {});
     const port = probe.port;
     await new Promise<void>((r) => probe.server.close(() => r()));
@@ -563,7 +624,7 @@ describe('H2ConnPools', () => {
     assert.equal(f.cluster.ep.cxActive, 0);
   });
 
-  it('times out a connection whose peer accepts TCP but never sends SETTINGS (ConnectTimeout)', async () => {
+  it('times out a connection whose peer accepts TCP but never sends SETTINGS (ConnectTimeout)', T, async () => {
     // Loopback cannot leave a TCP connect hanging; readiness here means "peer SETTINGS received" (see h2.ts),
     // so a silent peer exercises the same connect timeout.
     const silent = await startRaw(() => {});
@@ -580,7 +641,7 @@ describe('H2ConnPools', () => {
     assert.equal(f.cluster.ep.cxActive, 0);
   });
 
-  it('maps RST_STREAM REFUSED_STREAM to RefusedStream and other codes to RemoteReset', async () => {
+  it('maps RST_STREAM REFUSED_STREAM to RefusedStream and other codes to RemoteReset', T, async () => {
     const up = await startH2((s, h) => {
       s.close(h[':path'] === '/refuse' ? constants.NGHTTP2_REFUSED_STREAM : constants.NGHTTP2_ENHANCE_YOUR_CALM);
     });
@@ -594,7 +655,7 @@ describe('H2ConnPools', () => {
     assert.equal(f.stat('upstream_cx_total'), 1, 'a stream reset keeps the connection');
   });
 
-  it('maps an invalid response header to ProtocolError', async () => {
+  it('maps an invalid response header to ProtocolError', T, async () => {
     // SETTINGS, SETTINGS ack, then HEADERS on stream 1 with an upper-case field name (malformed in HTTP/2).
     const settings = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
     const ack = Buffer.from([0, 0, 0, 4, 1, 0, 0, 0, 0]);
@@ -625,7 +686,7 @@ describe('H2ConnPools', () => {
     assert.equal(a.reset, UpstreamReset.ProtocolError);
   });
 
-  it('counts upstream_cx_protocol_error and fails pending requests when the peer does not speak HTTP/2', async () => {
+  it('counts upstream_cx_protocol_error and fails pending requests when the peer does not speak HTTP/2', T, async () => {
     const h1 = await startRaw((s) => s.once('data', () => s.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n')));
     const f = fixture(h1.port);
     const a = send(f, { path: '/' });
@@ -635,7 +696,7 @@ describe('H2ConnPools', () => {
     assert.equal(f.stat('upstream_cx_connect_fail'), 1);
   });
 
-  it('moves to a new session after GOAWAY; streams above the last stream id get RefusedStream', async () => {
+  it('moves to a new session after GOAWAY; streams above the last stream id get RefusedStream', T, async () => {
     let holdStream: ServerHttp2Stream | null = null;
     const up = await startH2((s, h) => {
       const path = h[':path'];
@@ -681,7 +742,7 @@ describe('H2ConnPools', () => {
     assert.equal(f.cluster.res.connections.count, 1);
   });
 
-  it('reports ConnectionTermination when the connection drops mid-response', async () => {
+  it('reports ConnectionTermination when the connection drops mid-response', T, async () => {
     const sockets: Socket[] = [];
     const up = await startH2((s) => {
       s.respond({ ':status': 200 });
@@ -699,7 +760,7 @@ describe('H2ConnPools', () => {
     assert.equal(f.cluster.res.connections.count, 0);
   });
 
-  it('closes an idle session after the upstream idle timeout', async () => {
+  it('closes an idle session after the upstream idle timeout', T, async () => {
     const up = await startH2((s) => {
       s.respond({ ':status': 200 });
       s.end();
@@ -715,7 +776,7 @@ describe('H2ConnPools', () => {
     assert.equal(f.cluster.res.connections.count, 0);
   });
 
-  it('drains a session after max_requests_per_connection streams', async () => {
+  it('drains a session after max_requests_per_connection streams', T, async () => {
     const up = await startH2((s) => {
       s.respond({ ':status': 200 });
       s.end();
@@ -727,7 +788,7 @@ describe('H2ConnPools', () => {
     await waitFor(() => up.sessions[0]!.closed || up.sessions[0]!.destroyed);
   });
 
-  it('abort() resets the stream with CANCEL, frees the slot and silences the client', async () => {
+  it('abort() resets the stream with CANCEL, frees the slot and silences the client', T, async () => {
     let serverRst = -1;
     let arrived = 0;
     const up = await startH2((s, h) => {
@@ -753,7 +814,7 @@ describe('H2ConnPools', () => {
     assert.equal(f.stat('upstream_cx_total'), 1);
   });
 
-  it('refuses upgrade requests on HTTP/2 with ProtocolError, after writeHead returns', async () => {
+  it('refuses upgrade requests on HTTP/2 with ProtocolError, after writeHead returns', T, async () => {
     const up = await startH2((s) => {
       s.respond({ ':status': 200 });
       s.end();
@@ -770,7 +831,7 @@ describe('H2ConnPools', () => {
     assert.equal(b.status, 200, 'the refused request released its slot');
   });
 
-  it('honours readDisable: a paused response stops the upstream (flow control) and resumes', async () => {
+  it('honours readDisable: a paused response stops the upstream (flow control) and resumes', T, async () => {
     const CHUNK = 16 * 1024;
     const COUNT = 200;
     let writesBlocked = 0;
@@ -809,7 +870,7 @@ describe('H2ConnPools', () => {
     assert.equal(a.received, CHUNK * COUNT);
   });
 
-  it('signals onUpstreamDrain after a request body write hits backpressure', async () => {
+  it('signals onUpstreamDrain after a request body write hits backpressure', T, async () => {
     const up = await startH2(async (s) => {
       const body = await readBody(s);
       s.respond({ ':status': 200 });
@@ -836,7 +897,7 @@ describe('H2ConnPools', () => {
     assert.equal(c.body, String(writes * chunk.length));
   });
 
-  it('closes idle sessions and fails pending requests when EDS removes the endpoint', async () => {
+  it('closes idle sessions and fails pending requests when EDS removes the endpoint', T, async () => {
     const up = await startH2((s) => {
       s.respond({ ':status': 200 });
       s.end();
@@ -853,7 +914,7 @@ describe('H2ConnPools', () => {
     assert.equal(f.cluster.res.connections.count, 0);
   });
 
-  it('fails requests still pending when the endpoint is removed', async () => {
+  it('fails requests still pending when the endpoint is removed', T, async () => {
     const silent = await startRaw(() => {});
     const f = fixture(silent.port);
     const a = send(f, { path: '/' });
@@ -864,7 +925,7 @@ describe('H2ConnPools', () => {
     assert.equal(f.cluster.res.connections.count, 0);
   });
 
-  it('keeps separate connections per priority', async () => {
+  it('keeps separate connections per priority', T, async () => {
     const up = await startH2((s) => {
       s.respond({ ':status': 200 });
       s.end();
