@@ -95,6 +95,7 @@ export interface ClusterStats {
   readonly upstream_rq_retry_limit_exceeded: Counter;
   readonly upstream_rq_retry_backoff_exponential: Counter;
   readonly upstream_rq_per_try_timeout: Counter;
+  readonly upstream_rq_per_try_idle_timeout: Counter;
   readonly upstream_rq_max_duration_reached: Counter;
   readonly upstream_rq_rx_reset: Counter;
   readonly upstream_rq_tx_reset: Counter;

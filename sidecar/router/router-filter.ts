@@ -37,6 +37,7 @@ export function createRouterShared(ctx: SidecarContext, bufferLimitBytes: number
 const EMPTY = Buffer.alloc(0);
 const T_GLOBAL = 0;
 const T_PER_TRY = 1;
+const T_PER_TRY_IDLE = 2;
 
 /** What ended an attempt, for the retry decision. */
 const Failure = { ConnectFailure: 0, Reset: 1, RefusedStream: 2, PerTryTimeout: 3 } as const;
@@ -48,6 +49,7 @@ export class RouterFilter implements HttpFilter, UpstreamCallbacks, TimerTarget,
   readonly #cb: StreamCallbacks;
   readonly #timer: WheelTimer;
   #tryTimer: WheelTimer | null;
+  #tryIdleTimer: WheelTimer | null;
   #route: RouteMatch | null;
   #action: ForwardActionConfig | null;
   #retry: RetryPolicyConfig | null;
@@ -99,6 +101,7 @@ export class RouterFilter implements HttpFilter, UpstreamCallbacks, TimerTarget,
     this.#cb = cb;
     this.#timer = new WheelTimer(this, T_GLOBAL);
     this.#tryTimer = null;
+    this.#tryIdleTimer = null;
     this.#route = null;
     this.#action = null;
     this.#retry = null;
@@ -293,6 +296,7 @@ export class RouterFilter implements HttpFilter, UpstreamCallbacks, TimerTarget,
       this.#cluster!.stats.upstream_rq_retry_success.inc();
     }
     this.#cancelTryTimer();
+    this.#touchTryIdle();
     const cb = this.#cb;
     cb.setUpstreamServiceTime(performance.now() - this.#upstreamStart);
     const stats = this.#cluster!.stats;
@@ -312,6 +316,7 @@ export class RouterFilter implements HttpFilter, UpstreamCallbacks, TimerTarget,
   }
 
   onUpstreamData(chunk: Buffer): void {
+    if (this.#tryIdleTimer !== null) this.#touchTryIdle();
     if (!this.#cb.encodeData(chunk, false) && this.#req !== null && !this.#upstreamPaused) {
       this.#upstreamPaused = true;
       this.#req.readDisable(true);
@@ -373,8 +378,9 @@ export class RouterFilter implements HttpFilter, UpstreamCallbacks, TimerTarget,
   onTimer(t: WheelTimer): void {
     if (this.#responseEnded) return;
     const stats = this.#cluster!.stats;
-    if (t.kind === T_PER_TRY) {
-      stats.upstream_rq_per_try_timeout.inc();
+    if (t.kind === T_PER_TRY || t.kind === T_PER_TRY_IDLE) {
+      if (t.kind === T_PER_TRY) stats.upstream_rq_per_try_timeout.inc();
+      else stats.upstream_rq_per_try_idle_timeout.inc();
       this.#endpoint?.outlier?.putResult(OutlierResult.LocalOriginTimeout);
       this.#abortAttempt(true);
       if (!this.#responseStarted && this.#maybeRetryFailure(Failure.PerTryTimeout)) return;
@@ -476,6 +482,8 @@ export class RouterFilter implements HttpFilter, UpstreamCallbacks, TimerTarget,
     }
     this.#req = req;
     if (this.#requestEnded) this.#armTryTimer();
+    const idle = this.#retry === null ? 0 : this.#retry.perTryIdleTimeoutMs;
+    if (idle > 0) this.#shared.wheel.schedule((this.#tryIdleTimer ??= new WheelTimer(this, T_PER_TRY_IDLE)), idle);
     if (req.connected) this.onPoolReady(req);
   }
 
@@ -517,6 +525,12 @@ export class RouterFilter implements HttpFilter, UpstreamCallbacks, TimerTarget,
 
   #cancelTryTimer(): void {
     if (this.#tryTimer !== null) this.#shared.wheel.cancel(this.#tryTimer);
+  }
+
+  /** per_try_idle_timeout: restarted by every response head or body chunk of the current attempt. */
+  #touchTryIdle(): void {
+    const t = this.#tryIdleTimer;
+    if (t !== null && t.armed) this.#shared.wheel.touch(t, this.#retry!.perTryIdleTimeoutMs);
   }
 
   #addBodyBytes(n: number): void {
@@ -672,6 +686,7 @@ export class RouterFilter implements HttpFilter, UpstreamCallbacks, TimerTarget,
 
   #finishAttempt(error: boolean): void {
     this.#cancelTryTimer();
+    if (this.#tryIdleTimer !== null) this.#shared.wheel.cancel(this.#tryIdleTimer);
     this.#upstreamPaused = false;
     if (!this.#active) return;
     this.#active = false;

@@ -123,6 +123,7 @@ export function clusterStats(stats: StatsStore, name: string): ClusterStats {
     upstream_rq_retry_limit_exceeded: c('upstream_rq_retry_limit_exceeded'),
     upstream_rq_retry_backoff_exponential: c('upstream_rq_retry_backoff_exponential'),
     upstream_rq_per_try_timeout: c('upstream_rq_per_try_timeout'),
+    upstream_rq_per_try_idle_timeout: c('upstream_rq_per_try_idle_timeout'),
     upstream_rq_max_duration_reached: c('upstream_rq_max_duration_reached'),
     upstream_rq_rx_reset: c('upstream_rq_rx_reset'),
     upstream_rq_tx_reset: c('upstream_rq_tx_reset'),

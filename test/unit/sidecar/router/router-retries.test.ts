@@ -110,6 +110,19 @@ describe('router retries and circuit breakers', () => {
     assert.equal(t.stats.snapshot()['cluster.backend.upstream_rq_retry'] ?? 0, 0);
   });
 
+  it('per_try_idle_timeout: a silent attempt is abandoned and retried on the next host', async () => {
+    const silent = await startHttpUpstream(() => {});
+    const good = await startHttpUpstream((_req, res) => res.end('ok'));
+    toClose.push(silent, good);
+    const { t, port } = await proxy([silent.port, good.port], { retryPolicy: retry({ retryOn: ['reset'], perTryIdleTimeoutMs: 200 }) });
+    const t0 = Date.now();
+    const r = await send(port, 'GET /x HTTP/1.1\r\nHost: a\r\n\r\n');
+    assert.equal(r.status, 200);
+    assert.equal(r.body, 'ok');
+    assert.ok(Date.now() - t0 < 1500);
+    assert.equal(t.stats.snapshot()['cluster.backend.upstream_rq_per_try_idle_timeout'], 1);
+  });
+
   it('retries a connect failure on another host', async () => {
     const good = await startHttpUpstream((_req, res) => res.end('ok'));
     toClose.push(good);
