@@ -373,8 +373,18 @@ export abstract class ActiveStream implements StreamCallbacks, DecoderFilterCall
     writeAccessLog(sh.accessLog, this);
   }
 
-  /** Response headers pass the filters (in reverse order, as Envoy's encoder filters); they cannot stop the response yet. */
-  protected encodeFilters(headers: HeaderMap, endStream: boolean): void {
+  /**
+   * The codec-independent part of sending response headers: the response starts, hop-by-hop fields go, via
+   * and server are set, and the filters see the headers (in reverse order, as Envoy's encoder filters; they
+   * cannot stop the response yet).
+   */
+  protected startResponse(status: number, headers: HeaderMap, endStream: boolean): void {
+    this.responseStarted = true;
+    this.status = status;
+    const cfg = this.shared.config;
+    stripResponseHopByHop(headers);
+    if (cfg.via !== '') appendList(headers, 'via', cfg.via);
+    headers.set('server', cfg.serverName);
     const f = this.#filters;
     if (f === null) return;
     for (let i = f.length - 1; i >= 0; i--) f[i]!.onResponseHeaders(headers, endStream);

@@ -81,13 +81,7 @@ export class H1Stream extends ActiveStream {
   // StreamCallbacks
 
   encodeHeaders(status: number, headers: HeaderMap, endStream: boolean): void {
-    this.responseStarted = true;
-    this.status = status;
-    const cfg = this.shared.config;
-    stripResponseHopByHop(headers);
-    if (cfg.via !== '') appendList(headers, 'via', cfg.via);
-    headers.set('server', cfg.serverName);
-    this.encodeFilters(headers, endStream);
+    this.startResponse(status, headers, endStream);
     if (this.#owner.draining) this.closeAfter = true;
     let extra = '';
     const noBody = endStream || this.method === 'HEAD';

@@ -2,7 +2,7 @@
 import * as http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import { WheelTimer } from '../../../src/core/timer-wheel.js';
-import { ActiveStream, appendList, stripRequestHopByHop, stripResponseHopByHop } from '../active-stream.js';
+import { ActiveStream, stripRequestHopByHop } from '../active-stream.js';
 import { isGrpcContentType } from '../grpc.js';
 import { HeaderMap } from '../header-map.js';
 import { LocalReplies, parseErrorReply, type LocalReply } from '../local-reply.js';
@@ -156,13 +156,7 @@ export class H2Stream extends ActiveStream {
 
   encodeHeaders(status: number, headers: HeaderMap, endStream: boolean): void {
     if (this.#closed) return;
-    this.responseStarted = true;
-    this.status = status;
-    const cfg = this.shared.config;
-    stripResponseHopByHop(headers);
-    if (cfg.via !== '') appendList(headers, 'via', cfg.via);
-    headers.set('server', cfg.serverName);
-    this.encodeFilters(headers, endStream);
+    this.startResponse(status, headers, endStream);
     const end = endStream || this.method === 'HEAD';
     this.#waitForTrailers = !end && (isGrpcContentType(headers.get('content-type')) || headers.has('trailer'));
     this.#touch();
