@@ -16,6 +16,7 @@ import { H1ConnPools } from '../../sidecar/upstream/conn-pool/h1.js';
 import type { ConnPool, UpstreamRequest } from '../../sidecar/upstream/conn-pool/pool.js';
 import { DEFAULT_CIRCUIT_BREAKER_THRESHOLDS } from '../../src/xds/resources/cluster.js';
 import { DOWNSTREAM_HTTP2_DEFAULTS, UPSTREAM_HTTP2_DEFAULTS } from '../../src/xds/resources/common.js';
+import type { PrioritySetLbOptions } from '../../sidecar/upstream/lb/priority-set-lb.js';
 
 export const NO_MUTATIONS: HeaderMutationsConfig = Object.freeze({
   requestHeadersToAdd: [],
@@ -132,7 +133,8 @@ export class FakeRouteProvider implements RouteProvider {
   }
 }
 
-export function endpoint(clusterName: string, port: number, address = '127.0.0.1'): UpstreamEndpoint {
+/** A healthy endpoint `address:port` of `clusterName` with no traffic yet; `over` sets any other field (key, weight, labels...). */
+export function endpoint(clusterName: string, port: number, address = '127.0.0.1', over: Partial<UpstreamEndpoint> = {}): UpstreamEndpoint {
   return {
     key: `${address}:${port}`,
     address: { address, port },
@@ -149,6 +151,7 @@ export function endpoint(clusterName: string, port: number, address = '127.0.0.1
     rqTotal: 0,
     rqError: 0,
     cxActive: 0,
+    ...over,
   };
 }
 
@@ -178,6 +181,22 @@ export function clusterConfig(name: string, over: Partial<ClusterConfig> = {}): 
   };
 }
 
+/** Cluster-level LB options at clusterConfig()'s defaults (round robin, panic at 50%, overprovisioning 140), Math.random. */
+export function prioritySetLbOptions(over: Partial<PrioritySetLbOptions> = {}): PrioritySetLbOptions {
+  return {
+    lbPolicy: 'ROUND_ROBIN',
+    leastRequestChoiceCount: 2,
+    activeRequestBias: 1,
+    ringHash: { minRingSize: 1024, maxRingSize: 8 << 20 },
+    maglevTableSize: 65537,
+    healthyPanicThresholdPercent: 50,
+    localityWeightedLb: false,
+    overprovisioningFactor: 140,
+    random: Math.random,
+    panicCounter: { inc() {} },
+    ...over,
+  };
+}
 
 /** A circuit-breaker counter: `count` in use against `max`. */
 export class FakeResourceLimit implements ResourceLimit {

@@ -1,50 +1,41 @@
 // Results of an HTTP/2 + gRPC macro run: ratios, the issue's goal, h2-latest.json, and the
 // generated HTTP/2 + gRPC section of BENCHMARKS.md (between its own markers).
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { H2TargetName } from './h2-targets.js';
-import type { Goal } from './report.js';
+import {
+  carriedOverLines,
+  f2,
+  fx,
+  goalsTableLines,
+  ratio,
+  replaceSection,
+  resultsTable,
+  rpsCell,
+  type BaseMachine,
+  type Goal,
+  type MeasuredTarget,
+  type MeasuredWorkload,
+  type Pinning,
+} from './report.js';
 
 export type H2Kind = 'h2' | 'grpc';
 
-export interface H2WorkloadResult {
-  readonly workload: string;
-  readonly requests: number;
-  readonly rps: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  /** h2load failed + errored + timeout + non-2xx, plus (gRPC) calls h2load counted that the origin never answered. */
-  readonly errors: number;
-  /** Proxy utime+stime over the measured run / requests; null for the direct targets. */
-  readonly cpuUsPerReq: number | null;
+/** `errors`: h2load failed + errored + timeout + non-2xx, plus (gRPC) calls h2load counted that the origin never answered. */
+export interface H2WorkloadResult extends MeasuredWorkload {
   /** The origin's utime+stime over the same run / requests (nginx for h2, grpc-js for gRPC). */
   readonly originCpuUsPerReq: number | null;
-  /** Proxy VmRSS after the run (KiB); null for the direct targets. */
-  readonly rssKiB: number | null;
   /** gRPC: Echo calls the origin answered during the measured run (≥ requests: h2load stops with calls in flight). */
   readonly originCalls: number | null;
-  readonly rpsRuns?: number[];
   ratios?: { rpsVsDirect: number | null; rpsVsNginx: number | null; cpuVsNginx: number | null };
 }
 
-export interface H2TargetResult {
-  readonly target: H2TargetName;
+export interface H2TargetResult extends MeasuredTarget<H2TargetName, H2WorkloadResult> {
   readonly kind: H2Kind;
-  readonly available: boolean;
-  readonly reason?: string;
-  readonly measuredAt: string;
-  readonly idleRssKiB: number | null;
-  readonly workloads: H2WorkloadResult[];
 }
 
 export interface H2Report {
   readonly generatedAt: string;
-  readonly machine: {
-    readonly nproc: number;
-    readonly cpuModel: string;
-    readonly kernel: string;
-    readonly node: string;
-    readonly nginx?: string;
+  readonly machine: BaseMachine & {
     readonly h2load?: string;
     readonly grpcJs?: string;
   };
@@ -55,7 +46,7 @@ export interface H2Report {
     readonly durationS: number;
     readonly warmupS: number;
     readonly repeat: number;
-    readonly pinning: { readonly proxy: string; readonly load: string } | null;
+    readonly pinning: Pinning | null;
     readonly loadavgBefore: string;
   };
   /** Anything that makes this run differ from the setup described (e.g. a missing nginx module). */
@@ -72,9 +63,6 @@ const BASELINE: Record<H2Kind, { direct: H2TargetName; nginx: H2TargetName; tess
 function find(report: H2Report, target: H2TargetName, workload: string): H2WorkloadResult | undefined {
   return report.targets.find((x) => x.target === target && x.available)?.workloads.find((w) => w.workload === workload);
 }
-
-const ratio = (a: number | null | undefined, b: number | null | undefined): number | null =>
-  a == null || b == null || b === 0 ? null : a / b;
 
 export function addH2Ratios(report: H2Report): void {
   for (const t of report.targets) {
@@ -110,70 +98,23 @@ export function evaluateH2Goals(report: H2Report): Goal[] {
   });
 }
 
-/** Keeps results of targets that this run did not measure (a run with ONLY=...). */
-export function mergeH2WithPrevious(report: H2Report, file: string): void {
-  if (!existsSync(file)) return;
-  try {
-    const prev = JSON.parse(readFileSync(file, 'utf8')) as H2Report;
-    const ran = new Set(report.targets.map((t) => t.target));
-    report.targets = [...report.targets, ...prev.targets.filter((t) => !ran.has(t.target))];
-  } catch {
-    /* unreadable: start fresh */
-  }
-}
-
-export function writeH2Json(report: H2Report, file: string): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
-}
-
 // ---- markdown -------------------------------------------------------------------------
-
-const f0 = (n: number | null | undefined): string => (n == null ? '–' : Math.round(n).toLocaleString('en-US'));
-const f2 = (n: number | null | undefined): string => (n == null || Number.isNaN(n) ? '–' : n.toFixed(2));
-const fx = (n: number | null | undefined): string => (n == null ? '–' : `${n.toFixed(2)}×`);
-const mib = (kib: number | null | undefined): string => (kib == null ? '–' : (kib / 1024).toFixed(1));
-const oneLine = (s: string): string => s.replace(/\s+/g, ' ').replace(/\|/g, '\\|').slice(0, 300);
-
-function range(w: H2WorkloadResult): string {
-  const runs = w.rpsRuns ?? [];
-  if (runs.length < 2) return '';
-  const k = (n: number): string => (n < 1000 ? String(n) : `${(n / 1000).toFixed(1)}k`);
-  return ` (${k(Math.min(...runs))}–${k(Math.max(...runs))})`;
-}
 
 function table(report: H2Report, kind: H2Kind): string {
   const { direct, nginx, tessera } = BASELINE[kind];
-  const head =
-    '| workload | target | RPS | p50 ms | p99 ms | proxy CPU µs/req | origin CPU µs/req | RSS MiB idle → loaded | ' +
-    `RPS × ${direct} | RPS × ${nginx} | CPU × ${nginx} | errors |`;
-  const rows = [head, `|${'---|'.repeat(12)}`];
-  const targets = [direct, nginx, tessera]
-    .map((n) => report.targets.find((t) => t.target === n))
-    .filter((t): t is H2TargetResult => t !== undefined);
-  const workloads = [...new Set(targets.flatMap((t) => t.workloads.map((w) => w.workload)))];
-  for (const wl of workloads) {
-    for (const t of targets) {
-      const w = t.workloads.find((x) => x.workload === wl);
-      if (!t.available || !w) continue;
-      const carried = t.measuredAt !== report.generatedAt ? ' †' : '';
-      const rss = t.target === direct ? '–' : `${mib(t.idleRssKiB)} → ${mib(w.rssKiB)}`;
-      rows.push(
-        `| ${wl} | ${t.target}${carried} | ${f0(w.rps)}${range(w)} | ${f2(w.p50Ms)} | ${f2(w.p99Ms)} | ${f2(w.cpuUsPerReq)} | ` +
-          `${f2(w.originCpuUsPerReq)} | ${rss} | ${fx(w.ratios?.rpsVsDirect)} | ${fx(w.ratios?.rpsVsNginx)} | ${fx(w.ratios?.cpuVsNginx)} | ${w.errors} |`,
-      );
-    }
-  }
-  for (const t of targets) {
-    if (!t.available) rows.push(`| all | ${t.target} | unavailable: ${oneLine(t.reason ?? 'unknown')} |${' |'.repeat(9)}`);
-  }
-  return rows.join('\n');
+  const columns = [
+    'workload', 'target', 'RPS', 'p50 ms', 'p99 ms', 'proxy CPU µs/req', 'origin CPU µs/req', 'RSS MiB idle → loaded',
+    `RPS × ${direct}`, `RPS × ${nginx}`, `CPU × ${nginx}`, 'errors',
+  ];
+  return resultsTable(report, [direct, nginx, tessera], direct, columns, (w: H2WorkloadResult, rss) => [
+    rpsCell(w), f2(w.p50Ms), f2(w.p99Ms), f2(w.cpuUsPerReq), f2(w.originCpuUsPerReq), rss,
+    fx(w.ratios?.rpsVsDirect), fx(w.ratios?.rpsVsNginx), fx(w.ratios?.cpuVsNginx), w.errors,
+  ]);
 }
 
 export function renderH2Results(report: H2Report): string {
   const m = report.machine;
   const s = report.settings;
-  const carried = report.targets.filter((t) => t.measuredAt !== report.generatedAt);
   const goals = report.goals ?? evaluateH2Goals(report);
   return [
     '## Results: HTTP/2 (h2c) and gRPC',
@@ -220,14 +161,10 @@ export function renderH2Results(report: H2Report): string {
     table(report, 'grpc'),
     '',
     ...((report.notes ?? []).length > 0 ? [`Notes: ${report.notes.join('; ')}.`, ''] : []),
-    ...(carried.length > 0
-      ? [`† carried over from an earlier run (${carried.map((t) => `${t.target}: ${t.measuredAt}`).join(', ')}).`, '']
-      : []),
+    ...carriedOverLines(report),
     '### Goals (HTTP/2 + gRPC issue)',
     '',
-    '| goal | measured | status |',
-    '|---|---|---|',
-    ...goals.map((g) => `| ${g.goal} | ${g.measured} | ${g.status} |`),
+    ...goalsTableLines(goals),
   ].join('\n');
 }
 
@@ -243,10 +180,9 @@ const READING = '\n## Reading these results';
 export function updateBenchmarksMdH2(report: H2Report, file: string): void {
   const section = `${BEGIN}\n${renderH2Results(report)}\n${END}`;
   let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const a = text.indexOf(BEGIN);
-  const b = text.indexOf(END);
-  if (a >= 0 && b > a) {
-    text = `${text.slice(0, a)}${section}${text.slice(b + END.length)}`;
+  const replaced = replaceSection(text, BEGIN, END, section);
+  if (replaced !== null) {
+    text = replaced;
   } else {
     const h1End = text.indexOf(H1_END);
     const reading = text.indexOf(READING, h1End >= 0 ? h1End : 0);

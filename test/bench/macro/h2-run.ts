@@ -5,19 +5,29 @@
 // REPEAT (1: measured runs per target and workload, the median-RPS one is kept), H2LOAD_THREADS (1),
 // ONLY (comma list of targets), PIN (0; 1: proxy on the last CPU, h2load + origins on the others),
 // REPORT_ONLY (1: only regenerate the tables from h2-latest.json).
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import {
+  BENCH_MD,
+  baseMachine,
+  benchTempDir,
+  cpuPinning,
+  loadavg,
+  medianRun,
+  positiveInt,
+  repoRoot,
+  runMain,
+  seconds,
+  selectTargets,
+  ticksToUs,
+  unavailableReason,
+} from './common.js';
 import { runH2Load } from './h2-load.js';
 import {
   addH2Ratios,
   evaluateH2Goals,
-  mergeH2WithPrevious,
   updateBenchmarksMdH2,
-  writeH2Json,
   type H2Kind,
   type H2Report,
   type H2TargetResult,
@@ -40,26 +50,11 @@ import {
   type H2Origin,
   type H2TargetName,
 } from './h2-targets.js';
-import { CLK_TCK, commandVersion, cpuTicks, installCleanupHandlers, processTree, rssKiB, stopProcess, type Proc } from './proc.js';
+import { commandVersion, cpuTicks, processTree, rssKiB, stopProcess, type Proc } from './proc.js';
+import { mergeWithPrevious, writeJson } from './report.js';
 import { BODY_16K, SMALL_BODY } from './targets.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const RESULTS = path.join(repoRoot, 'test/bench/results/h2-latest.json');
-const BENCH_MD = path.join(repoRoot, 'BENCHMARKS.md');
-
-function seconds(text: string | undefined, def: number): number {
-  if (!text) return def;
-  const m = /^(\d+(?:\.\d+)?)(s|m)?$/.exec(text.trim());
-  if (!m) throw new Error(`cannot read duration "${text}" (use 10s, 1m or 10)`);
-  return Number(m[1]) * (m[2] === 'm' ? 60 : 1);
-}
-
-function positiveInt(text: string | undefined, def: number, name: string): number {
-  if (!text) return def;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${text}"`);
-  return n;
-}
 
 interface H2Workload {
   readonly name: string;
@@ -82,12 +77,6 @@ const kindOf = (t: H2TargetName): H2Kind => (GRPC_TARGETS.has(t) ? 'grpc' : 'h2'
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function machineInfo(): H2Report['machine'] {
-  let cpuModel = 'unknown';
-  try {
-    cpuModel = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpuModel;
-  } catch {
-    /* not Linux */
-  }
   let grpcJs: string | undefined;
   try {
     const require = createRequire(import.meta.url);
@@ -96,11 +85,7 @@ function machineInfo(): H2Report['machine'] {
     /* not resolvable */
   }
   return {
-    nproc: Number(spawnSync('nproc', { encoding: 'utf8' }).stdout?.trim()) || os.availableParallelism(),
-    cpuModel,
-    kernel: os.release(),
-    node: process.version,
-    nginx: commandVersion('nginx', ['-v'])?.replace('nginx version: ', ''),
+    ...baseMachine(),
     h2load: commandVersion('h2load', ['--version']),
     grpcJs,
   };
@@ -180,8 +165,8 @@ async function benchTarget(name: H2TargetName, ctx: H2Ctx, origins: Origins, s: 
         const originBefore = cpuTicks(originPids());
         const r = await runH2Load({ ...run, durationS: s.durationS });
         const procs = pids();
-        const cpuUs = ((cpuTicks(procs) - before) / CLK_TCK) * 1e6;
-        const originCpuUs = ((cpuTicks(originPids()) - originBefore) / CLK_TCK) * 1e6;
+        const cpuUs = ticksToUs(cpuTicks(procs) - before);
+        const originCpuUs = ticksToUs(cpuTicks(originPids()) - originBefore);
         if (proc?.exitedYet()) throw new Error(`${proc.name} exited during ${wl.name}: ${proc.outputTail()}`);
         if (r.protocol !== 'h2c') throw new Error(`h2load negotiated "${r.protocol}", not h2c`);
         // gRPC failures come back as HTTP 200: count the calls the origin did not see as errors.
@@ -200,8 +185,7 @@ async function benchTarget(name: H2TargetName, ctx: H2Ctx, origins: Origins, s: 
           originCalls,
         });
       }
-      const byRps = [...samples].sort((a, b) => a.rps - b.rps);
-      const w: H2WorkloadResult = { ...(byRps[Math.floor(byRps.length / 2)] as H2WorkloadResult), rpsRuns: samples.map((x) => Math.round(x.rps)) };
+      const w: H2WorkloadResult = medianRun(samples);
       workloads.push(w);
       console.log(
         `  ${name.padEnd(13)} ${wl.name.padEnd(16)} ${Math.round(w.rps).toString().padStart(7)} rps  p50 ${w.p50Ms.toFixed(2)} ms  p99 ${w.p99Ms.toFixed(2)} ms` +
@@ -213,27 +197,18 @@ async function benchTarget(name: H2TargetName, ctx: H2Ctx, origins: Origins, s: 
     await sanityCheck(kind, running.port);
     return { target: name, kind, available: true, measuredAt: at, idleRssKiB, workloads };
   } catch (err) {
-    const reason = (err as Error).message
-      .split('\n')
-      .filter((l) => !/^\s*at /.test(l))
-      .join('\n');
-    console.log(`  ${name.padEnd(13)} unavailable: ${reason.split('\n').slice(0, 6).join(' | ')}`);
+    const reason = unavailableReason(err, name.padEnd(13));
     return { target: name, kind, available: false, reason, measuredAt: at, idleRssKiB: null, workloads: [] };
   } finally {
     if (proc) await stopProcess(proc);
   }
 }
 
-function cpuPinning(nproc: number): H2Report['settings']['pinning'] {
-  if (process.env.PIN !== '1' || nproc < 2 || !commandVersion('taskset', ['--version'])) return null;
-  return { proxy: String(nproc - 1), load: nproc === 2 ? '0' : `0-${nproc - 2}` };
-}
-
 function finish(report: H2Report): void {
   report.targets.sort((a, b) => H2_TARGETS.indexOf(a.target) - H2_TARGETS.indexOf(b.target));
   addH2Ratios(report);
   report.goals = evaluateH2Goals(report);
-  writeH2Json(report, RESULTS);
+  writeJson(report, RESULTS);
   updateBenchmarksMdH2(report, BENCH_MD);
 }
 
@@ -252,17 +227,13 @@ async function main(): Promise<void> {
     warmupS: seconds(process.env.WARMUP, 2),
     repeat: positiveInt(process.env.REPEAT, 1, 'REPEAT'),
     pinning: cpuPinning(machine.nproc),
-    loadavgBefore: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
+    loadavgBefore: loadavg(),
   };
-  const only = process.env.ONLY?.split(',').map((x) => x.trim()).filter(Boolean);
-  const unknown = only?.filter((t) => !H2_TARGETS.includes(t as H2TargetName)) ?? [];
-  if (unknown.length > 0) throw new Error(`unknown target(s) in ONLY: ${unknown.join(', ')} (known: ${H2_TARGETS.join(', ')})`);
-  const targets = only ? H2_TARGETS.filter((t) => only.includes(t)) : H2_TARGETS;
+  const { only, targets } = selectTargets(H2_TARGETS);
   if (!machine.h2load) throw new Error('h2load not found: run `bash scripts/install-bench-deps.sh` first');
   if (!machine.nginx) throw new Error('nginx not found: run `bash scripts/install-bench-deps.sh` first');
 
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-h2-'));
-  installCleanupHandlers(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = benchTempDir('tessera-bench-h2-');
   writeFileSync(path.join(dir, 'post-16k.bin'), Buffer.alloc(BODY_16K, 'p'));
   writeFileSync(path.join(dir, 'grpc-100b.bin'), GRPC_REQUEST);
 
@@ -301,16 +272,10 @@ async function main(): Promise<void> {
     await stopProcess(h2.proc);
   }
 
-  if (only) mergeH2WithPrevious(report, RESULTS);
+  if (only) mergeWithPrevious(report, RESULTS);
   finish(report);
   console.log(`bench-h2: wrote ${path.relative(repoRoot, RESULTS)} and ${path.relative(repoRoot, BENCH_MD)}`);
   for (const g of report.goals ?? []) console.log(`  goal: ${g.goal}: ${g.measured} → ${g.status}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(`bench-h2: ${(err as Error).stack ?? String(err)}`);
-    process.exit(1);
-  },
-);
+runMain('bench-h2', main);

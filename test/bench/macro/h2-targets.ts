@@ -1,12 +1,24 @@
 // The origins and proxies of the HTTP/2 + gRPC macro benchmark: configs written to a temp dir,
 // processes started with proc.ts, and an h2c client (node:http2) for readiness and sanity checks.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import http2 from 'node:http2';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
 import { freePort, startProcess, waitForHttp200, waitForPort, type Proc } from './proc.js';
-import { BODY_16K, SMALL_BODY } from './targets.js';
+import {
+  READY_MS,
+  SMALL_BODY,
+  nginxHttpProxyServer,
+  nginxProxyServer,
+  originCluster,
+  originServer,
+  routeAllHcm,
+  startNginxConf,
+  startSidecar,
+  staticBootstrap,
+  writeOriginFiles,
+  type Running,
+} from './targets.js';
 
 export const ECHO_PATH = '/tessera.bench.Echo/Echo';
 export const COUNT_PATH = '/tessera.bench.Echo/Count';
@@ -39,45 +51,8 @@ export interface H2Ctx {
   readonly loadCpus?: string;
 }
 
-export interface H2Running {
-  readonly port: number;
-  /** The proxy process (measured with its descendants); undefined for the direct targets. */
-  readonly proc?: Proc;
-}
-
-const READY_MS = 15_000;
-
 // ---- nginx ------------------------------------------------------------------------------
-// The same preamble as targets.ts (kept local: targets.ts does not export it).
-
-function nginxPreamble(dir: string, name: string): string {
-  const user = process.getuid?.() === 0 ? 'user root;\n' : '';
-  return `${user}worker_processes 1;
-daemon off;
-master_process on;
-pid ${dir}/${name}.pid;
-error_log ${dir}/${name}-error.log warn;
-events { worker_connections 8192; }
-`;
-}
-
-/** keepalive_requests also bounds requests per HTTP/2 connection since nginx 1.19.7 (http2_max_requests is gone). */
-function nginxHttpCommon(dir: string, name: string): string {
-  const t = `${dir}/${name}-tmp`;
-  mkdirSync(t, { recursive: true });
-  return `  access_log off;
-  client_body_temp_path ${t}/body; proxy_temp_path ${t}/proxy; fastcgi_temp_path ${t}/fastcgi;
-  uwsgi_temp_path ${t}/uwsgi; scgi_temp_path ${t}/scgi;
-  keepalive_requests 100000000; keepalive_timeout 120s;
-  client_body_buffer_size 64k; client_max_body_size 1m;
-`;
-}
-
-function startNginxConf(name: string, dir: string, conf: string, cpus?: string): Proc {
-  const file = path.join(dir, `${name}.conf`);
-  writeFileSync(file, conf);
-  return startProcess(name, 'nginx', ['-p', dir, '-c', file, '-e', `${dir}/${name}-error.log`], { cpus });
-}
+// Built from targets.ts's pieces: the same preamble and http settings, origin server and proxy_pass server.
 
 /** Debian's nginx-light pulls in the echo module; the h2c listener needs it to read POST bodies (see below). */
 const ECHO_MODULE = '/usr/lib/nginx/modules/ngx_http_echo_module.so';
@@ -100,34 +75,11 @@ export interface H2Origin {
 export async function startH2Origin(dir: string, cpus?: string): Promise<H2Origin> {
   const h1Port = await freePort();
   const h2Port = await freePort();
-  const www = path.join(dir, 'www');
-  mkdirSync(www, { recursive: true });
-  writeFileSync(path.join(www, '16k'), Buffer.alloc(BODY_16K, 'x'));
+  const www = writeOriginFiles(dir);
   const echo = existsSync(ECHO_MODULE);
-  const h2Post = echo
-    ? `location = /post { default_type text/plain; echo_read_request_body; echo -n "${SMALL_BODY}"; }`
-    : `location = /post { default_type text/plain; return 200 "${SMALL_BODY}"; }`;
-  const locations = `    root ${www};
-    location = /small { default_type text/plain; return 200 "${SMALL_BODY}"; }
-    location = /16k { default_type application/octet-stream; }
-`;
-  const proc = startNginxConf(
-    'h2-origin',
-    dir,
-    `${echo ? `load_module ${ECHO_MODULE};\n` : ''}${nginxPreamble(dir, 'h2-origin')}http {
-${nginxHttpCommon(dir, 'h2-origin')}  sendfile on;
-  server {
-    listen 127.0.0.1:${h1Port} backlog=4096;
-${locations}    location = /post { default_type text/plain; return 200 "${SMALL_BODY}"; }
-  }
-  server {
-    listen 127.0.0.1:${h2Port} http2 backlog=4096;
-${locations}    ${h2Post}
-  }
-}
-`,
-    cpus,
-  );
+  const h2Post = echo ? `location = /post { default_type text/plain; echo_read_request_body; echo -n "${SMALL_BODY}"; }` : undefined;
+  const servers = `  sendfile on;\n${originServer(`127.0.0.1:${h1Port}`, www)}${originServer(`127.0.0.1:${h2Port} http2`, www, h2Post)}`;
+  const proc = startNginxConf('h2-origin', dir, 'h2-origin', servers, { cpus, main: echo ? `load_module ${ECHO_MODULE};\n` : '' });
   await waitForHttp200(h1Port, '/small', READY_MS, proc);
   await waitForPort(h2Port, READY_MS, proc);
   const note = echo ? null : `${ECHO_MODULE} missing: the h2c origin discards POST bodies, which stalls direct-h2 post-16k`;
@@ -143,45 +95,19 @@ export async function startGrpcOrigin(cpus?: string): Promise<{ port: number; pr
   return { port, proc };
 }
 
-async function startNginxH2(ctx: H2Ctx): Promise<H2Running> {
+/**
+ * nginx-h2: h2c downstream, proxy_pass over HTTP/1.1 to the origin (as targets.ts's nginx); nginx-grpc: grpc_pass,
+ * h2c both sides (nginx uses one upstream connection per call, kept alive).
+ */
+async function startNginxH2(ctx: H2Ctx, kind: 'h2' | 'grpc'): Promise<Running> {
   const port = await freePort();
-  const proc = startNginxConf(
-    'proxy-nginx-h2',
-    ctx.dir,
-    `${nginxPreamble(ctx.dir, 'proxy-nginx-h2')}http {
-${nginxHttpCommon(ctx.dir, 'proxy-nginx-h2')}  upstream origin { server 127.0.0.1:${ctx.originH1Port}; keepalive 128; keepalive_requests 100000000; }
-  server {
-    listen 127.0.0.1:${port} http2 backlog=4096;
-    location / {
-      proxy_pass http://origin;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-`,
-    ctx.proxyCpus,
-  );
-  await waitForPort(port, READY_MS, proc);
-  return { port, proc };
-}
-
-/** nginx grpc_pass: h2c downstream, h2c upstream (nginx uses one upstream connection per call, kept alive). */
-async function startNginxGrpc(ctx: H2Ctx): Promise<H2Running> {
-  const port = await freePort();
-  const proc = startNginxConf(
-    'proxy-nginx-grpc',
-    ctx.dir,
-    `${nginxPreamble(ctx.dir, 'proxy-nginx-grpc')}http {
-${nginxHttpCommon(ctx.dir, 'proxy-nginx-grpc')}  upstream grpc_origin { server 127.0.0.1:${ctx.grpcPort}; keepalive 128; keepalive_requests 100000000; }
-  server {
-    listen 127.0.0.1:${port} http2 backlog=4096;
-    location / { grpc_pass grpc://grpc_origin; }
-  }
-}
-`,
-    ctx.proxyCpus,
-  );
+  const listen = `127.0.0.1:${port} http2`;
+  const servers =
+    kind === 'h2'
+      ? nginxHttpProxyServer(listen, ctx.originH1Port)
+      : nginxProxyServer(listen, 'grpc_origin', ctx.grpcPort, '{ grpc_pass grpc://grpc_origin; }');
+  const name = `proxy-nginx-${kind}`;
+  const proc = startNginxConf(name, ctx.dir, name, servers, { cpus: ctx.proxyCpus });
   await waitForPort(port, READY_MS, proc);
   return { port, proc };
 }
@@ -194,13 +120,7 @@ ${nginxHttpCommon(ctx.dir, 'proxy-nginx-grpc')}  upstream grpc_origin { server 1
  * makes the cluster speak h2c through typed_extension_protocol_options (Envoy's HttpProtocolOptions).
  */
 export function tesseraH2Bootstrap(port: number, adminPort: number, originPort: number, upstream: 'http1' | 'http2'): string {
-  const sock = (p: number): object => ({ socket_address: { address: '127.0.0.1', port_value: p } });
-  const cluster: Record<string, unknown> = {
-    name: 'origin',
-    type: 'STATIC',
-    connect_timeout: '1s',
-    load_assignment: { cluster_name: 'origin', endpoints: [{ lb_endpoints: [{ endpoint: { address: sock(originPort) } }] }] },
-  };
+  const cluster = originCluster(originPort);
   if (upstream === 'http2') {
     cluster.typed_extension_protocol_options = {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
@@ -209,56 +129,25 @@ export function tesseraH2Bootstrap(port: number, adminPort: number, originPort: 
       },
     };
   }
-  const hcm = {
-    name: 'envoy.filters.network.http_connection_manager',
-    typed_config: {
-      '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-      stat_prefix: 'bench_h2',
-      codec_type: 'AUTO',
-      route_config: {
-        name: 'bench_route',
-        virtual_hosts: [{ name: 'all', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'origin' } }] }],
-      },
-      http_filters: [
-        { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
-      ],
-    },
-  };
-  return stringify({
-    node: { id: 'tessera-bench', cluster: 'bench' },
-    admin: { address: sock(adminPort) },
-    static_resources: {
-      listeners: [{ name: 'bench_h2', address: sock(port), filter_chains: [{ filters: [hcm] }] }],
-      clusters: [cluster],
-    },
-  });
+  return staticBootstrap('bench_h2', port, adminPort, routeAllHcm('bench_h2'), cluster);
 }
 
-async function startTesseraH2(ctx: H2Ctx, kind: 'h2' | 'grpc'): Promise<H2Running> {
-  const port = await freePort();
-  const adminPort = await freePort();
-  const file = path.join(ctx.dir, `tessera-${kind}.yaml`);
+function startTesseraH2(ctx: H2Ctx, kind: 'h2' | 'grpc'): Promise<Running> {
   const originPort = kind === 'grpc' ? ctx.grpcPort : ctx.originH1Port;
-  writeFileSync(file, tesseraH2Bootstrap(port, adminPort, originPort, kind === 'grpc' ? 'http2' : 'http1'));
-  const proc = startProcess(`tessera-${kind}`, process.execPath, [path.join(ctx.repoRoot, 'bin/tessera.js'), 'sidecar', '--bootstrap', file, '--access-log', 'off'], {
-    cwd: ctx.repoRoot,
-    env: { ...process.env, NODE_ENV: 'production' },
-    cpus: ctx.proxyCpus,
-  });
-  await waitForPort(port, READY_MS, proc);
-  return { port, proc };
+  const upstream = kind === 'grpc' ? 'http2' : 'http1';
+  return startSidecar(ctx, `tessera-${kind}`, (port, adminPort) => tesseraH2Bootstrap(port, adminPort, originPort, upstream), 'off');
 }
 
-export function startH2Target(name: H2TargetName, ctx: H2Ctx): Promise<H2Running> {
+export function startH2Target(name: H2TargetName, ctx: H2Ctx): Promise<Running> {
   switch (name) {
     case 'direct-h2':
       return Promise.resolve({ port: ctx.originH2Port });
     case 'direct-grpc':
       return Promise.resolve({ port: ctx.grpcPort });
     case 'nginx-h2':
-      return startNginxH2(ctx);
+      return startNginxH2(ctx, 'h2');
     case 'nginx-grpc':
-      return startNginxGrpc(ctx);
+      return startNginxH2(ctx, 'grpc');
     case 'tessera-h2':
       return startTesseraH2(ctx, 'h2');
     case 'tessera-grpc':

@@ -1,42 +1,61 @@
-// Results of a macro run: ratios, the project's goals, latest.json, and the tables in BENCHMARKS.md.
+// Results of a macro run: ratios, the project's goals, latest.json, and the tables in BENCHMARKS.md;
+// also the JSON and markdown pieces h2-report.ts shares (merge, write, number formats, table rows).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TargetName } from './targets.js';
 
-export interface WorkloadResult {
+/** One workload through one target, as both harnesses record it. */
+export interface MeasuredWorkload {
   readonly workload: string;
   readonly requests: number;
   readonly rps: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly errors: number;
-  /** Proxy utime+stime over the measured run / requests; null for `direct`. */
+  /** Proxy utime+stime over the measured run / requests; null for the direct targets. */
   readonly cpuUsPerReq: number | null;
-  /** Proxy VmRSS after the run (KiB); null for `direct`. */
+  /** Proxy VmRSS after the run (KiB); null for the direct targets. */
   readonly rssKiB: number | null;
   /** RPS of every measured run (REPEAT); the fields above are from the median one. */
   readonly rpsRuns?: number[];
-  ratios?: { rpsVsDirect: number | null; rpsVsBaseline: number | null; cpuVsBaseline: number | null };
 }
 
-export interface TargetResult {
-  readonly target: TargetName;
-  readonly mode: 'http' | 'tcp';
+/** One target's results, as both harnesses record them. */
+export interface MeasuredTarget<N extends string, W> {
+  readonly target: N;
   readonly available: boolean;
   readonly reason?: string;
   readonly measuredAt: string;
   readonly idleRssKiB: number | null;
-  readonly workloads: WorkloadResult[];
+  readonly workloads: W[];
 }
 
-export interface Machine {
+export interface WorkloadResult extends MeasuredWorkload {
+  ratios?: { rpsVsDirect: number | null; rpsVsBaseline: number | null; cpuVsBaseline: number | null };
+}
+
+export interface TargetResult extends MeasuredTarget<TargetName, WorkloadResult> {
+  readonly mode: 'http' | 'tcp';
+}
+
+/** What both harnesses record about the machine (common.ts#baseMachine). */
+export interface BaseMachine {
   readonly nproc: number;
   readonly cpuModel: string;
   readonly kernel: string;
   readonly node: string;
   readonly nginx?: string;
+}
+
+export interface Machine extends BaseMachine {
   readonly haproxy?: string;
   readonly wrk?: string;
+}
+
+/** taskset CPU lists: the proxy under test, and the load side. */
+export interface Pinning {
+  readonly proxy: string;
+  readonly load: string;
 }
 
 export interface Settings {
@@ -45,8 +64,8 @@ export interface Settings {
   readonly warmupS: number;
   readonly wrkThreads: number;
   readonly repeat: number;
-  /** taskset CPU lists, or null when not pinned (PIN=0, one core, or no taskset). */
-  readonly pinning: { readonly proxy: string; readonly load: string } | null;
+  /** null when not pinned (PIN=0, one core, or no taskset). */
+  readonly pinning: Pinning | null;
   /** /proc/loadavg before the run: a busy machine makes the numbers noisy. */
   readonly loadavgBefore: string;
 }
@@ -73,7 +92,7 @@ function find(report: Report, target: TargetName, workload: string): WorkloadRes
   return t?.workloads.find((w) => w.workload === workload);
 }
 
-const ratio = (a: number | null | undefined, b: number | null | undefined): number | null =>
+export const ratio = (a: number | null | undefined, b: number | null | undefined): number | null =>
   a == null || b == null || b === 0 ? null : a / b;
 
 export function addRatios(report: Report): void {
@@ -133,10 +152,10 @@ export function evaluateGoals(report: Report): Goal[] {
 }
 
 /** Keeps results of targets that this run did not measure (a run with ONLY=...). */
-export function mergeWithPrevious(report: Report, file: string): void {
+export function mergeWithPrevious<R extends { targets: { readonly target: string }[] }>(report: R, file: string): void {
   if (!existsSync(file)) return;
   try {
-    const prev = JSON.parse(readFileSync(file, 'utf8')) as Report;
+    const prev = JSON.parse(readFileSync(file, 'utf8')) as R;
     const ran = new Set(report.targets.map((t) => t.target));
     const kept = prev.targets.filter((t) => !ran.has(t.target));
     report.targets = [...report.targets, ...kept];
@@ -145,42 +164,86 @@ export function mergeWithPrevious(report: Report, file: string): void {
   }
 }
 
-export function writeJson(report: Report, file: string): void {
+export function writeJson(report: object, file: string): void {
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
 }
 
 // ---- markdown -------------------------------------------------------------------------
 
-const f0 = (n: number | null | undefined): string => (n == null ? '–' : Math.round(n).toLocaleString('en-US'));
-const f2 = (n: number | null | undefined): string => (n == null ? '–' : n.toFixed(2));
-const fx = (n: number | null | undefined): string => (n == null ? '–' : `${n.toFixed(2)}×`);
+export const f0 = (n: number | null | undefined): string => (n == null ? '–' : Math.round(n).toLocaleString('en-US'));
+export const f2 = (n: number | null | undefined): string => (n == null || Number.isNaN(n) ? '–' : n.toFixed(2));
+export const fx = (n: number | null | undefined): string => (n == null ? '–' : `${n.toFixed(2)}×`);
 const mib = (kib: number | null | undefined): string => (kib == null ? '–' : (kib / 1024).toFixed(1));
+const oneLine = (s: string): string => s.replace(/\s+/g, ' ').replace(/\|/g, '\\|').slice(0, 300);
 
-function table(report: Report, mode: 'http' | 'tcp', order: readonly TargetName[]): string {
-  const base = baselineOf(mode);
-  const head = `| workload | target | RPS | p50 ms | p99 ms | CPU µs/req | RSS MiB idle → loaded | RPS × direct | RPS × ${base} | CPU × ${base} | errors |`;
-  const rows = [head, `|${'---|'.repeat(11)}`];
+/** RPS with, for REPEAT > 1, the range of the runs in brackets. */
+export function rpsCell(w: { readonly rps: number; readonly rpsRuns?: number[] }): string {
+  const runs = w.rpsRuns ?? [];
+  if (runs.length < 2) return f0(w.rps);
+  const k = (n: number): string => (n < 1000 ? String(n) : `${(n / 1000).toFixed(1)}k`);
+  return `${f0(w.rps)} (${k(Math.min(...runs))}–${k(Math.max(...runs))})`;
+}
+
+/**
+ * A results table: per workload, one row per available target of `order` (workload, target, † when carried over,
+ * then `cells(w, rss)`, where `rss` is the "idle → loaded" cell, '–' for `direct`); then one row per unavailable target.
+ */
+export function resultsTable<W extends MeasuredWorkload>(
+  report: { readonly generatedAt: string; readonly targets: readonly MeasuredTarget<string, W>[] },
+  order: readonly string[],
+  direct: string,
+  columns: readonly string[],
+  cells: (w: W, rss: string) => readonly (string | number)[],
+): string {
+  const rows = [`| ${columns.join(' | ')} |`, `|${'---|'.repeat(columns.length)}`];
   const targets = order
     .map((n) => report.targets.find((t) => t.target === n))
-    .filter((t): t is TargetResult => t !== undefined);
+    .filter((t): t is MeasuredTarget<string, W> => t !== undefined);
   const workloads = [...new Set(targets.flatMap((t) => t.workloads.map((w) => w.workload)))];
   for (const wl of workloads) {
     for (const t of targets) {
       const w = t.workloads.find((x) => x.workload === wl);
       if (!t.available || !w) continue;
       const carried = t.measuredAt !== report.generatedAt ? ' †' : '';
-      const rss = t.target === 'direct' ? '–' : `${mib(t.idleRssKiB)} → ${mib(w.rssKiB)}`;
-      rows.push(
-        `| ${wl} | ${t.target}${carried} | ${f0(w.rps)}${range(w)} | ${f2(w.p50Ms)} | ${f2(w.p99Ms)} | ${f2(w.cpuUsPerReq)} | ${rss} | ` +
-          `${fx(w.ratios?.rpsVsDirect)} | ${fx(w.ratios?.rpsVsBaseline)} | ${fx(w.ratios?.cpuVsBaseline)} | ${w.errors}${stalled(w, report.settings.connections)} |`,
-      );
+      const rss = t.target === direct ? '–' : `${mib(t.idleRssKiB)} → ${mib(w.rssKiB)}`;
+      rows.push(`| ${wl} | ${t.target}${carried} | ${cells(w, rss).join(' | ')} |`);
     }
   }
   for (const t of targets) {
-    if (!t.available) rows.push(`| all | ${t.target} | unavailable: ${oneLine(t.reason ?? 'unknown')} |${' |'.repeat(8)}`);
+    if (!t.available) rows.push(`| all | ${t.target} | unavailable: ${oneLine(t.reason ?? 'unknown')} |${' |'.repeat(columns.length - 3)}`);
   }
   return rows.join('\n');
+}
+
+/** The "† carried over" line (and a blank one) when some targets' results come from an earlier run. */
+export function carriedOverLines(report: { readonly generatedAt: string; readonly targets: readonly MeasuredTarget<string, unknown>[] }): string[] {
+  const carried = report.targets.filter((t) => t.measuredAt !== report.generatedAt);
+  return carried.length > 0
+    ? [`† carried over from an earlier run (${carried.map((t) => `${t.target}: ${t.measuredAt}`).join(', ')}).`, '']
+    : [];
+}
+
+export function goalsTableLines(goals: readonly Goal[]): string[] {
+  return ['| goal | measured | status |', '|---|---|---|', ...goals.map((g) => `| ${g.goal} | ${g.measured} | ${g.status} |`)];
+}
+
+/** `text` with what lies between `begin` and `end` (markers included) replaced by `section`; null without both markers. */
+export function replaceSection(text: string, begin: string, end: string, section: string): string | null {
+  const a = text.indexOf(begin);
+  const b = text.indexOf(end);
+  return a >= 0 && b > a ? `${text.slice(0, a)}${section}${text.slice(b + end.length)}` : null;
+}
+
+function table(report: Report, mode: 'http' | 'tcp', order: readonly TargetName[]): string {
+  const base = baselineOf(mode);
+  const columns = [
+    'workload', 'target', 'RPS', 'p50 ms', 'p99 ms', 'CPU µs/req', 'RSS MiB idle → loaded', 'RPS × direct', `RPS × ${base}`, `CPU × ${base}`, 'errors',
+  ];
+  return resultsTable(report, order, 'direct', columns, (w: WorkloadResult, rss) => [
+    rpsCell(w), f2(w.p50Ms), f2(w.p99Ms), f2(w.cpuUsPerReq), rss,
+    fx(w.ratios?.rpsVsDirect), fx(w.ratios?.rpsVsBaseline), fx(w.ratios?.cpuVsBaseline), `${w.errors}${stalled(w, report.settings.connections)}`,
+  ]);
 }
 
 /** Far fewer responses than connections × 10 means connections hung (wrk counts no error for that). */
@@ -188,21 +251,11 @@ function stalled(w: WorkloadResult, connections: number): string {
   return w.requests < connections * 10 ? ` **stalled: ${w.requests} responses in the run**` : '';
 }
 
-function range(w: WorkloadResult): string {
-  const runs = w.rpsRuns ?? [];
-  if (runs.length < 2) return '';
-  const k = (n: number): string => (n < 1000 ? String(n) : `${(n / 1000).toFixed(1)}k`);
-  return ` (${k(Math.min(...runs))}–${k(Math.max(...runs))})`;
-}
-
-const oneLine = (s: string): string => s.replace(/\s+/g, ' ').replace(/\|/g, '\\|').slice(0, 300);
-
 export function renderResults(report: Report): string {
   const m = report.machine;
   const s = report.settings;
   const httpOrder: TargetName[] = ['direct', 'nginx', 'haproxy', 'http-proxy', 'tessera', 'tessera-log'];
   const tcpOrder: TargetName[] = ['direct', 'haproxy-tcp', 'tessera-tcp'];
-  const carried = report.targets.filter((t) => t.measuredAt !== report.generatedAt);
   const goals = report.goals ?? evaluateGoals(report);
   return [
     `Last run: ${report.generatedAt} — ${s.connections} connections, ${s.durationS} s per measured run after a ${s.warmupS} s warm-up, ` +
@@ -221,14 +274,10 @@ export function renderResults(report: Report): string {
     '',
     table(report, 'tcp', tcpOrder),
     '',
-    ...(carried.length > 0
-      ? [`† carried over from an earlier run (${carried.map((t) => `${t.target}: ${t.measuredAt}`).join(', ')}).`, '']
-      : []),
+    ...carriedOverLines(report),
     '### Goals (from the project issue)',
     '',
-    '| goal | measured | status |',
-    '|---|---|---|',
-    ...goals.map((g) => `| ${g.goal} | ${g.measured} | ${g.status} |`),
+    ...goalsTableLines(goals),
   ].join('\n');
 }
 
@@ -289,11 +338,7 @@ keeps the other targets' last results (marked †).
 /** Replaces the generated section of BENCHMARKS.md (or writes the whole file the first time). */
 export function updateBenchmarksMd(report: Report, file: string): void {
   const section = `${BEGIN}\n${renderResults(report)}\n${END}`;
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  const a = text.indexOf(BEGIN);
-  const b = text.indexOf(END);
-  if (a >= 0 && b > a) text = `${text.slice(0, a)}${section}${text.slice(b + END.length)}`;
-  else text = `${INTRO}${section}\n`;
-  writeFileSync(file, text);
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  writeFileSync(file, replaceSection(text, BEGIN, END, section) ?? `${INTRO}${section}\n`);
 }
 

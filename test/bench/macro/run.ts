@@ -5,22 +5,24 @@
 // REPEAT (1: measured runs per target and workload, the median-RPS one is kept),
 // PIN (0; 1: the proxy on the last CPU, wrk + origin on the others — on 2 cores that starves the
 // load side and made the numbers worse and noisier, hence off by default).
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
-  CLK_TCK,
-  commandVersion,
-  cpuTicks,
-  httpRequest,
-  installCleanupHandlers,
-  processTree,
-  rssKiB,
-  stopProcess,
-  type Proc,
-} from './proc.js';
+  BENCH_MD,
+  baseMachine,
+  benchTempDir,
+  cpuPinning,
+  loadavg,
+  medianRun,
+  positiveInt,
+  repoRoot,
+  runMain,
+  seconds,
+  selectTargets,
+  ticksToUs,
+  unavailableReason,
+} from './common.js';
+import { commandVersion, cpuTicks, httpRequest, processTree, rssKiB, stopProcess, type Proc } from './proc.js';
 import {
   addRatios,
   evaluateGoals,
@@ -34,23 +36,7 @@ import {
 import { ALL_TARGETS, BODY_16K, SMALL_BODY, TCP_TARGETS, startOrigin, startTarget, type Ctx, type TargetName } from './targets.js';
 import { runWrk } from './wrk.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const RESULTS = path.join(repoRoot, 'test/bench/results/latest.json');
-const BENCH_MD = path.join(repoRoot, 'BENCHMARKS.md');
-
-function seconds(text: string | undefined, def: number): number {
-  if (!text) return def;
-  const m = /^(\d+(?:\.\d+)?)(s|m)?$/.exec(text.trim());
-  if (!m) throw new Error(`cannot read duration "${text}" (use 10s, 1m or 10)`);
-  return Number(m[1]) * (m[2] === 'm' ? 60 : 1);
-}
-
-function positiveInt(text: string | undefined, def: number, name: string): number {
-  if (!text) return def;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${text}"`);
-  return n;
-}
 
 interface Workload {
   readonly name: string;
@@ -65,19 +51,8 @@ const WORKLOADS: readonly Workload[] = [
 ];
 
 function machineInfo(): Report['machine'] {
-  let cpuModel = 'unknown';
-  try {
-    cpuModel = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpuModel;
-  } catch {
-    /* not Linux */
-  }
-  const nproc = Number(spawnSync('nproc', { encoding: 'utf8' }).stdout?.trim()) || os.availableParallelism();
   return {
-    nproc,
-    cpuModel,
-    kernel: os.release(),
-    node: process.version,
-    nginx: commandVersion('nginx', ['-v'])?.replace('nginx version: ', ''),
+    ...baseMachine(),
     haproxy: commandVersion('haproxy', ['-v'])?.replace(/ - https?:.*$/, '').replace('HAProxy version', 'haproxy'),
     wrk: commandVersion('wrk', ['--version'])?.replace(/ Copyright.*$/, ''),
   };
@@ -122,7 +97,7 @@ async function benchTarget(name: TargetName, ctx: Ctx, s: Report['settings'], at
         const before = cpuTicks(pids());
         const r = await runWrk({ ...run, durationS: s.durationS });
         const procs = pids(); // after the run: workers that came and went are not in the sum
-        const cpuUs = ((cpuTicks(procs) - before) / CLK_TCK) * 1e6;
+        const cpuUs = ticksToUs(cpuTicks(procs) - before);
         if (proc?.exitedYet()) throw new Error(`${proc.name} exited during ${wl.name}: ${proc.outputTail()}`);
         samples.push({
           workload: wl.name,
@@ -135,9 +110,7 @@ async function benchTarget(name: TargetName, ctx: Ctx, s: Report['settings'], at
           rssKiB: proc ? rssKiB(procs) : null,
         });
       }
-      // REPEAT > 1: keep the run with the median RPS, and the spread of all runs.
-      const byRps = [...samples].sort((a, b) => a.rps - b.rps);
-      const w: WorkloadResult = { ...(byRps[Math.floor(byRps.length / 2)] as WorkloadResult), rpsRuns: samples.map((x) => Math.round(x.rps)) };
+      const w: WorkloadResult = medianRun(samples);
       workloads.push(w);
       console.log(
         `  ${name.padEnd(12)} ${wl.name.padEnd(9)} ${Math.round(w.rps).toString().padStart(7)} rps  p50 ${w.p50Ms.toFixed(2)} ms  p99 ${w.p99Ms.toFixed(2)} ms` +
@@ -146,22 +119,11 @@ async function benchTarget(name: TargetName, ctx: Ctx, s: Report['settings'], at
     }
     return { target: name, mode, available: true, measuredAt: at, idleRssKiB, workloads };
   } catch (err) {
-    // Keep the message, drop stack frames: the reason goes into a table cell.
-    const reason = (err as Error).message
-      .split('\n')
-      .filter((l) => !/^\s*at /.test(l))
-      .join('\n');
-    console.log(`  ${name.padEnd(12)} unavailable: ${reason.split('\n').slice(0, 6).join(' | ')}`);
+    const reason = unavailableReason(err, name.padEnd(12));
     return { target: name, mode, available: false, reason, measuredAt: at, idleRssKiB: null, workloads: [] };
   } finally {
     if (proc) await stopProcess(proc);
   }
-}
-
-/** PIN=1: the proxy gets a core of its own, wrk and the origin share the others. */
-function cpuPinning(nproc: number): Report['settings']['pinning'] {
-  if (process.env.PIN !== '1' || nproc < 2 || !commandVersion('taskset', ['--version'])) return null;
-  return { proxy: String(nproc - 1), load: nproc === 2 ? '0' : `0-${nproc - 2}` };
 }
 
 /** REPORT_ONLY=1: rebuild ratios, goals and the BENCHMARKS.md tables from latest.json. */
@@ -184,20 +146,16 @@ async function main(): Promise<void> {
     wrkThreads: positiveInt(process.env.WRK_THREADS, 1, 'WRK_THREADS'),
     repeat: positiveInt(process.env.REPEAT, 1, 'REPEAT'),
     pinning: cpuPinning(machine.nproc),
-    loadavgBefore: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
+    loadavgBefore: loadavg(),
   };
-  const only = process.env.ONLY?.split(',').map((x) => x.trim()).filter(Boolean);
-  const unknown = only?.filter((t) => !ALL_TARGETS.includes(t as TargetName)) ?? [];
-  if (unknown.length > 0) throw new Error(`unknown target(s) in ONLY: ${unknown.join(', ')} (known: ${ALL_TARGETS.join(', ')})`);
-  const targets = only ? ALL_TARGETS.filter((t) => only.includes(t)) : ALL_TARGETS;
+  const { only, targets } = selectTargets(ALL_TARGETS);
   for (const bin of ['wrk', 'nginx']) {
     if (!commandVersion(bin, bin === 'wrk' ? ['--version'] : ['-v'])) {
       throw new Error(`${bin} not found: run \`bash scripts/install-bench-deps.sh\` first`);
     }
   }
 
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-'));
-  installCleanupHandlers(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = benchTempDir('tessera-bench-');
   writeFileSync(
     path.join(dir, 'post-16k.lua'),
     `wrk.method = "POST"\nwrk.body = string.rep("p", ${BODY_16K})\nwrk.headers["Content-Type"] = "application/octet-stream"\n`,
@@ -228,10 +186,4 @@ async function main(): Promise<void> {
   for (const g of report.goals) console.log(`  goal: ${g.goal}: ${g.measured} → ${g.status}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(`bench: ${(err as Error).stack ?? String(err)}`);
-    process.exit(1);
-  },
-);
+runMain('bench', main);

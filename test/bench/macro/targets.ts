@@ -1,4 +1,5 @@
-// The origin and the proxies under test: their configs (written to a temp dir) and how to start them.
+// The origin and the proxies under test: their configs (written to a temp dir) and how to start them;
+// also the nginx and Tessera config pieces h2-targets.ts builds on.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -26,9 +27,9 @@ export interface Running {
   readonly proc?: Proc;
 }
 
-const READY_MS = 15_000;
+export const READY_MS = 15_000;
 
-// ---- origin -------------------------------------------------------------------------
+// ---- nginx ----------------------------------------------------------------------------
 
 function nginxPreamble(dir: string, name: string): string {
   const user = process.getuid?.() === 0 ? 'user root;\n' : '';
@@ -41,6 +42,7 @@ events { worker_connections 8192; }
 `;
 }
 
+/** keepalive_requests also bounds requests per HTTP/2 connection since nginx 1.19.7 (http2_max_requests is gone). */
 function nginxHttpCommon(dir: string, name: string): string {
   const t = `${dir}/${name}-tmp`;
   mkdirSync(t, { recursive: true });
@@ -52,26 +54,62 @@ function nginxHttpCommon(dir: string, name: string): string {
 `;
 }
 
-/** nginx, one worker: /small (100 B), /16k (16 KiB static file), /post (reads the body, answers 100 B). */
-export async function startOrigin(dir: string, cpus?: string): Promise<{ port: number; proc: Proc }> {
-  const port = await freePort();
+/**
+ * Writes `<dir>/<name>.conf` — `main` (main-context directives), one worker, the http settings every nginx here
+ * shares, then `http` (upstreams and servers) inside the http block — and starts nginx on it as `label`.
+ */
+export function startNginxConf(label: string, dir: string, name: string, http: string, opts: { cpus?: string; main?: string } = {}): Proc {
+  const file = path.join(dir, `${name}.conf`);
+  writeFileSync(file, `${opts.main ?? ''}${nginxPreamble(dir, name)}http {\n${nginxHttpCommon(dir, name)}${http}}\n`);
+  return startProcess(label, 'nginx', ['-p', dir, '-c', file, '-e', `${dir}/${name}-error.log`], { cpus: opts.cpus });
+}
+
+/** Writes the origin's static files under `<dir>/www` (the 16 KiB one) and returns that dir. */
+export function writeOriginFiles(dir: string): string {
   const www = path.join(dir, 'www');
   mkdirSync(www, { recursive: true });
   writeFileSync(path.join(www, '16k'), Buffer.alloc(BODY_16K, 'x'));
-  const conf = `${nginxPreamble(dir, 'origin')}http {
-${nginxHttpCommon(dir, 'origin')}  sendfile on;
-  server {
-    listen 127.0.0.1:${port} backlog=4096;
+  return www;
+}
+
+/** The origin's server: /small (100 B), /16k (16 KiB static file), and `post`, by default /post answering 100 B. */
+export function originServer(listen: string, www: string, post = `location = /post { default_type text/plain; return 200 "${SMALL_BODY}"; }`): string {
+  return `  server {
+    listen ${listen} backlog=4096;
     root ${www};
     location = /small { default_type text/plain; return 200 "${SMALL_BODY}"; }
     location = /16k { default_type application/octet-stream; }
-    location = /post { default_type text/plain; return 200 "${SMALL_BODY}"; }
+    ${post}
   }
-}
 `;
-  const file = path.join(dir, 'origin.conf');
-  writeFileSync(file, conf);
-  const proc = startProcess('origin nginx', 'nginx', ['-p', dir, '-c', file, '-e', `${dir}/origin-error.log`], { cpus });
+}
+
+/** An upstream `upstream` (127.0.0.1:`port`, keepalive) and a server on `listen` whose `location /` is `location`. */
+export function nginxProxyServer(listen: string, upstream: string, port: number, location: string): string {
+  return `  upstream ${upstream} { server 127.0.0.1:${port}; keepalive 128; keepalive_requests 100000000; }
+  server {
+    listen ${listen} backlog=4096;
+    location / ${location}
+  }
+`;
+}
+
+/** proxy_pass to the origin over HTTP/1.1 with upstream keepalive. */
+export function nginxHttpProxyServer(listen: string, originPort: number): string {
+  return nginxProxyServer(listen, 'origin', originPort, `{
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }`);
+}
+
+// ---- origin -------------------------------------------------------------------------
+
+/** nginx, one worker: /small (100 B), /16k (16 KiB static file), /post (reads the body, answers 100 B). */
+export async function startOrigin(dir: string, cpus?: string): Promise<{ port: number; proc: Proc }> {
+  const port = await freePort();
+  const www = writeOriginFiles(dir);
+  const proc = startNginxConf('origin nginx', dir, 'origin', `  sendfile on;\n${originServer(`127.0.0.1:${port}`, www)}`, { cpus });
   await waitForHttp200(port, '/small', READY_MS, proc);
   return { port, proc };
 }
@@ -80,21 +118,7 @@ ${nginxHttpCommon(dir, 'origin')}  sendfile on;
 
 async function startNginx(ctx: Ctx): Promise<Running> {
   const port = await freePort();
-  const conf = `${nginxPreamble(ctx.dir, 'proxy')}http {
-${nginxHttpCommon(ctx.dir, 'proxy')}  upstream origin { server 127.0.0.1:${ctx.originPort}; keepalive 128; keepalive_requests 100000000; }
-  server {
-    listen 127.0.0.1:${port} backlog=4096;
-    location / {
-      proxy_pass http://origin;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-`;
-  const file = path.join(ctx.dir, 'proxy-nginx.conf');
-  writeFileSync(file, conf);
-  const proc = startProcess('nginx', 'nginx', ['-p', ctx.dir, '-c', file, '-e', `${ctx.dir}/proxy-error.log`], { cpus: ctx.proxyCpus });
+  const proc = startNginxConf('nginx', ctx.dir, 'proxy', nginxHttpProxyServer(`127.0.0.1:${port}`, ctx.originPort), { cpus: ctx.proxyCpus });
   await waitForPort(port, READY_MS, proc);
   return { port, proc };
 }
@@ -138,28 +162,56 @@ async function startHttpProxy(ctx: Ctx): Promise<Running> {
   return { port, proc };
 }
 
-/** An Envoy v3 bootstrap with static_resources only: one listener, one STATIC cluster `origin`. */
+// ---- Tessera ------------------------------------------------------------------------
+
+const sock = (p: number): object => ({ socket_address: { address: '127.0.0.1', port_value: p } });
+
+/** An http_connection_manager (codec_type AUTO) routing every request to the cluster `origin`. */
+export function routeAllHcm(statPrefix: string): object {
+  return {
+    name: 'envoy.filters.network.http_connection_manager',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+      stat_prefix: statPrefix,
+      codec_type: 'AUTO',
+      route_config: {
+        name: 'bench_route',
+        virtual_hosts: [{ name: 'all', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'origin' } }] }],
+      },
+      http_filters: [
+        { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
+      ],
+    },
+  };
+}
+
+/** The STATIC cluster `origin`: one endpoint, 127.0.0.1:`originPort`. */
+export function originCluster(originPort: number): Record<string, unknown> {
+  return {
+    name: 'origin',
+    type: 'STATIC',
+    connect_timeout: '1s',
+    load_assignment: { cluster_name: 'origin', endpoints: [{ lb_endpoints: [{ endpoint: { address: sock(originPort) } }] }] },
+  };
+}
+
+/** An Envoy v3 bootstrap with static_resources only: listener `listener` on `port` with one network filter, one cluster. */
+export function staticBootstrap(listener: string, port: number, adminPort: number, filter: object, cluster: object): string {
+  return stringify({
+    node: { id: 'tessera-bench', cluster: 'bench' },
+    admin: { address: sock(adminPort) },
+    static_resources: {
+      listeners: [{ name: listener, address: sock(port), filter_chains: [{ filters: [filter] }] }],
+      clusters: [cluster],
+    },
+  });
+}
+
+/** One listener (HTTP: routing everything; TCP: tcp_proxy), one STATIC cluster `origin`. */
 export function tesseraBootstrap(mode: 'http' | 'tcp', port: number, adminPort: number, originPort: number): string {
   const filter =
     mode === 'http'
-      ? {
-          name: 'envoy.filters.network.http_connection_manager',
-          typed_config: {
-            '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-            stat_prefix: 'bench_http',
-            codec_type: 'AUTO',
-            route_config: {
-              name: 'bench_route',
-              virtual_hosts: [{ name: 'all', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'origin' } }] }],
-            },
-            http_filters: [
-              {
-                name: 'envoy.filters.http.router',
-                typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
-              },
-            ],
-          },
-        }
+      ? routeAllHcm('bench_http')
       : {
           name: 'envoy.filters.network.tcp_proxy',
           typed_config: {
@@ -168,22 +220,30 @@ export function tesseraBootstrap(mode: 'http' | 'tcp', port: number, adminPort: 
             cluster: 'origin',
           },
         };
-  const sock = (p: number): object => ({ socket_address: { address: '127.0.0.1', port_value: p } });
-  return stringify({
-    node: { id: 'tessera-bench', cluster: 'bench' },
-    admin: { address: sock(adminPort) },
-    static_resources: {
-      listeners: [{ name: `bench_${mode}`, address: sock(port), filter_chains: [{ filters: [filter] }] }],
-      clusters: [
-        {
-          name: 'origin',
-          type: 'STATIC',
-          connect_timeout: '1s',
-          load_assignment: { cluster_name: 'origin', endpoints: [{ lb_endpoints: [{ endpoint: { address: sock(originPort) } }] }] },
-        },
-      ],
-    },
+  return staticBootstrap(`bench_${mode}`, port, adminPort, filter, originCluster(originPort));
+}
+
+/**
+ * Writes `<dir>/<name>.yaml` from `bootstrap(port, adminPort)` (two free ports) and starts `bin/tessera.js sidecar`
+ * on it as `name` (NODE_ENV=production; `accessLog`: a file, or 'off'); resolves once the listener accepts.
+ */
+export async function startSidecar(
+  ctx: { readonly dir: string; readonly repoRoot: string; readonly proxyCpus?: string },
+  name: string,
+  bootstrap: (port: number, adminPort: number) => string,
+  accessLog: string,
+): Promise<Running & { proc: Proc }> {
+  const port = await freePort();
+  const adminPort = await freePort();
+  const file = path.join(ctx.dir, `${name}.yaml`);
+  writeFileSync(file, bootstrap(port, adminPort));
+  const proc = startProcess(name, process.execPath, [path.join(ctx.repoRoot, 'bin/tessera.js'), 'sidecar', '--bootstrap', file, '--access-log', accessLog], {
+    cwd: ctx.repoRoot,
+    env: { ...process.env, NODE_ENV: 'production' },
+    cpus: ctx.proxyCpus,
   });
+  await waitForPort(port, READY_MS, proc);
+  return { port, proc };
 }
 
 /**
@@ -192,18 +252,10 @@ export function tesseraBootstrap(mode: 'http' | 'tcp', port: number, adminPort: 
  * log to a file, to show what logging costs.
  */
 async function startTessera(ctx: Ctx, mode: 'http' | 'tcp', accessLog = false): Promise<Running> {
-  const port = await freePort();
-  const adminPort = await freePort();
-  const file = path.join(ctx.dir, `tessera-${mode}.yaml`);
-  writeFileSync(file, tesseraBootstrap(mode, port, adminPort, ctx.originPort));
-  const proc = startProcess(`tessera-${mode}`, process.execPath, [path.join(ctx.repoRoot, 'bin/tessera.js'), 'sidecar', '--bootstrap', file, '--access-log', accessLog ? path.join(ctx.dir, `tessera-${mode}-access.log`) : 'off'], {
-    cwd: ctx.repoRoot,
-    env: { ...process.env, NODE_ENV: 'production' },
-    cpus: ctx.proxyCpus,
-  });
-  await waitForPort(port, READY_MS, proc);
-  await waitForHttp200(port, '/small', READY_MS, proc);
-  return { port, proc };
+  const name = `tessera-${mode}`;
+  const running = await startSidecar(ctx, name, (port, adminPort) => tesseraBootstrap(mode, port, adminPort, ctx.originPort), accessLog ? path.join(ctx.dir, `${name}-access.log`) : 'off');
+  await waitForHttp200(running.port, '/small', READY_MS, running.proc);
+  return running;
 }
 
 export function startTarget(name: TargetName, ctx: Ctx): Promise<Running> {

@@ -5,20 +5,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { loadMeshConfig, parseMeshConfig, type ForwardAction, type ServiceConfig, type World } from '../../../../control-plane/model/index.js';
-
-const fixture = (name: string): string => fileURLToPath(new URL(`../../../../../test/fixtures/mesh/${name}`, import.meta.url));
-
-function errorsOf(text: string): string[] {
-  const r = parseMeshConfig(text, 'mesh.yaml');
-  assert.equal(r.ok, false, 'expected the config to be rejected');
-  return r.ok ? [] : r.errors;
-}
-
-function worldOf(text: string): World {
-  const r = parseMeshConfig(text, 'mesh.yaml');
-  if (!r.ok) assert.fail(r.errors.join('\n'));
-  return r.value;
-}
+import { errorsOf, fixture, worldOf } from './fixtures.js';
 
 /** One service `s` (lines 1-4) with `extra` appended as further service keys (4-space indent). */
 function svc(extra: string, protocol = 'http'): string {

@@ -12,6 +12,7 @@ import { buildCheckHeaders, statusExpected } from '../../../../sidecar/upstream/
 import { matchesInOrder } from '../../../../sidecar/upstream/health-check/tcp.js';
 import { HealthChecker, HealthTransition, nextCheckDelayMs } from '../../../../sidecar/upstream/health-checker.js';
 import { StatsStore } from '../../../../src/observability/stats.js';
+import { endpoint } from '../../../helpers/http-fakes.js';
 import type { ClusterConfig, HealthCheckConfig } from '../../../../src/xds/resources/types.js';
 
 // ---------- helpers ----------
@@ -45,26 +46,6 @@ const httpCheck = (over: Partial<Extract<Check, { kind: 'http' }>> = {}): Check 
   codec: 'HTTP1',
   ...over,
 });
-
-function endpoint(port: number, address = '127.0.0.1'): UpstreamEndpoint {
-  return {
-    key: `${address}:${port}`,
-    address: { address, port },
-    clusterName: 'api',
-    weight: 1,
-    labels: {},
-    activeRequests: 0,
-    healthy: true,
-    healthFlags: 0,
-    degraded: false,
-    priority: 0,
-    outlier: null,
-    removed: false,
-    rqTotal: 0,
-    rqError: 0,
-    cxActive: 0,
-  };
-}
 
 /** The part of a cluster the checker uses: setHealthFlag, recorded with a caller-supplied snapshot. */
 class FakeCluster {
@@ -353,7 +334,7 @@ describe('HealthChecker HTTP', () => {
       ),
     ]);
     cluster.snapshot = () => (srv.served.get(srv.status) ?? 0);
-    const ep = endpoint(srv.port);
+    const ep = endpoint('api', srv.port);
     checker.addHosts([ep]);
     assert.equal(failed(ep), true, 'FailedActiveHc is set at once');
     assert.equal(ep.healthy, false);
@@ -402,7 +383,7 @@ describe('HealthChecker HTTP', () => {
     const { checker } = setup([
       hc(httpCheck({ host: 'health.internal', expectedStatuses: [[204, 205], [300, 400]] }), { unhealthyThreshold: 1, healthyThreshold: 1 }),
     ]);
-    const ep = endpoint(srv.port);
+    const ep = endpoint('api', srv.port);
     srv.status = 204;
     checker.addHosts([ep]);
     await waitFor('204 passes', () => !failed(ep));
@@ -421,7 +402,7 @@ describe('HealthChecker HTTP', () => {
     const { checker, stat, lines } = setup([
       hc(httpCheck(), { timeoutMs: 80, intervalMs: 20, unhealthyThreshold: 2, alwaysLogFailures: true }),
     ]);
-    const ep = endpoint(srv.port);
+    const ep = endpoint('api', srv.port);
     checker.addHosts([ep]);
     await waitFor('healthy', () => !failed(ep));
     srv.mode = 'hang';
@@ -448,7 +429,7 @@ describe('HealthChecker HTTP', () => {
     const sockets = trackSockets(server);
     const port = await listen(server);
     const { checker } = setup([hc(httpCheck({ codec: 'HTTP2', host: 'h2.local' }), { unhealthyThreshold: 1, healthyThreshold: 1 })]);
-    const ep = endpoint(port);
+    const ep = endpoint('api', port);
     checker.addHosts([ep]);
     await waitFor('healthy over h2', () => !failed(ep));
     assert.equal(seen[0]![':authority'], 'h2.local');
@@ -467,7 +448,7 @@ describe('HealthChecker HTTP', () => {
   it('fails a host whose port is closed (network failure) and keeps it failing', async () => {
     const port = await closedPort();
     const { checker, stat } = setup([hc(httpCheck({ codec: 'HTTP2' }), { intervalMs: 20 }), hc(httpCheck(), { intervalMs: 20 })]);
-    const ep = endpoint(port);
+    const ep = endpoint('api', port);
     checker.addHosts([ep]);
     await waitFor('several failures', () => stat('network_failure') >= 6);
     assert.equal(failed(ep), true);
@@ -483,8 +464,8 @@ describe('HealthChecker TCP', () => {
     const open = await listen(server);
     const closed = await closedPort();
     const { checker, stat } = setup([hc({ kind: 'tcp', send: null, receive: [] }, { intervalMs: 20 })]);
-    const up = endpoint(open);
-    const down = endpoint(closed);
+    const up = endpoint('api', open);
+    const down = endpoint('api', closed);
     checker.addHosts([up, down]);
     await waitFor('open port passes', () => !failed(up));
     await waitFor('closed port fails repeatedly', () => stat('network_failure') >= 3);
@@ -513,7 +494,7 @@ describe('HealthChecker TCP', () => {
     const { checker, stat } = setup([
       hc({ kind: 'tcp', send: Buffer.from('PING'), receive: [Buffer.from('PO'), Buffer.from('NG')] }, { timeoutMs: 100, intervalMs: 20, unhealthyThreshold: 1, healthyThreshold: 1 }),
     ]);
-    const ep = endpoint(port);
+    const ep = endpoint('api', port);
     checker.addHosts([ep]);
     await waitFor('PONG matches', () => !failed(ep));
     reply = 'NG|PO';
@@ -535,7 +516,7 @@ describe('HealthChecker gRPC', () => {
     const { checker, lines } = setup([
       hc({ kind: 'grpc', serviceName: 'svc', authority: '' }, { unhealthyThreshold: 2, healthyThreshold: 2 }),
     ]);
-    const ep = endpoint(g.port);
+    const ep = endpoint('api', g.port);
     checker.addHosts([ep]);
     await waitFor('SERVING', () => !failed(ep));
     assert.equal(g.services[0], 'svc');
@@ -571,7 +552,7 @@ describe('HealthChecker gRPC', () => {
     });
     const port = await listen(server);
     const { checker } = setup([hc({ kind: 'grpc', serviceName: '', authority: 'grpc.local' })]);
-    const ep = endpoint(port);
+    const ep = endpoint('api', port);
     checker.addHosts([ep]);
     await waitFor('SERVING for the server as a whole', () => !failed(ep));
     const h = seen[0]!;
@@ -591,7 +572,7 @@ describe('HealthChecker gRPC', () => {
     });
     const port = await listen(server);
     const { checker, stat, lines } = setup([hc({ kind: 'grpc', serviceName: '', authority: '' }, { intervalMs: 20 })]);
-    const ep = endpoint(port);
+    const ep = endpoint('api', port);
     checker.addHosts([ep]);
     await waitFor('failures', () => stat('failure') >= 2);
     assert.equal(failed(ep), true);
@@ -610,7 +591,7 @@ describe('HealthChecker hosts, checks and lifecycle', () => {
       hc(httpCheck(), { unhealthyThreshold: 1, healthyThreshold: 1 }),
       hc({ kind: 'tcp', send: null, receive: [] }, { unhealthyThreshold: 1, healthyThreshold: 1 }),
     ]);
-    const ep = endpoint(srv.port); // the TCP check connects to the same port: it stays passing
+    const ep = endpoint('api', srv.port); // the TCP check connects to the same port: it stays passing
     checker.addHosts([ep]);
     await waitFor('both pass', () => !failed(ep));
     srv.status = 503;
@@ -626,8 +607,8 @@ describe('HealthChecker hosts, checks and lifecycle', () => {
     const a = await healthzServer();
     const b = await healthzServer();
     const { checker, stat } = setup([hc(httpCheck(), { intervalMs: 20 })]);
-    const epA = endpoint(a.port);
-    const epB = endpoint(b.port);
+    const epA = endpoint('api', a.port);
+    const epB = endpoint('api', b.port);
     checker.addHosts([epA, epB]);
     await waitFor('both pass', () => !failed(epA) && !failed(epB));
     assert.equal(stat('healthy'), 2);
@@ -648,7 +629,7 @@ describe('HealthChecker hosts, checks and lifecycle', () => {
   it('setConfig restarts the checks, keeps serving state, and clears the flag when checks go away', async () => {
     const srv = await healthzServer();
     const { checker } = setup([hc(httpCheck({ path: '/a' }))]);
-    const ep = endpoint(srv.port);
+    const ep = endpoint('api', srv.port);
     checker.addHosts([ep]);
     await waitFor('passes', () => !failed(ep));
     checker.setConfig([hc(httpCheck({ path: '/b' }))]);
@@ -674,8 +655,8 @@ describe('HealthChecker hosts, checks and lifecycle', () => {
     const cfg = hc(httpCheck(), { intervalMs: 20, intervalJitterMs: 300, healthyThreshold: 1 });
     const s1 = setup([cfg], { random: () => 0.999 });
     const s2 = setup([cfg], { random: () => 0 });
-    s1.checker.addHosts([endpoint(slow.port)]);
-    s2.checker.addHosts([endpoint(fast.port)]);
+    s1.checker.addHosts([endpoint('api', slow.port)]);
+    s2.checker.addHosts([endpoint('api', fast.port)]);
     await sleep(400);
     // first check at once, the next one ~319 ms later, the third not before ~640 ms
     assert.ok(slow.requests.length >= 1 && slow.requests.length <= 2, `max jitter: ${slow.requests.length} checks`);
@@ -699,9 +680,9 @@ describe('HealthChecker hosts, checks and lifecycle', () => {
       hc(httpCheck(), { intervalMs: 20, timeoutMs: 5000 }),
       hc(httpCheck({ codec: 'HTTP2' }), { intervalMs: 20, timeoutMs: 5000 }),
     ]);
-    const a = endpoint(h1.port);
-    const b = endpoint(h2port);
-    const c = endpoint(hang.port);
+    const a = endpoint('api', h1.port);
+    const b = endpoint('api', h2port);
+    const c = endpoint('api', hang.port);
     checker.addHosts([a, b, c]);
     await waitFor('checks running', () => h1.requests.length >= 3 && hang.requests.length >= 1 && h2sockets.total() >= 1);
     checker.close();
@@ -709,7 +690,7 @@ describe('HealthChecker hosts, checks and lifecycle', () => {
     await waitFor('every connection closed', () => h1.sockets.open() === 0 && h2sockets.open() === 0 && hang.sockets.open() === 0, 1000);
     await sleep(100);
     assert.equal(stat('attempt'), attempts, 'no check after close()');
-    checker.addHosts([endpoint(1)]);
+    checker.addHosts([endpoint('api', 1)]);
     assert.equal(checker.hostStates().length, 0, 'a closed checker ignores new hosts');
   });
 });

@@ -11,6 +11,7 @@ import {
 } from '../../../../sidecar/contracts.js';
 import { OutlierDetector, type OutlierDetectorConfig } from '../../../../sidecar/upstream/outlier-detector.js';
 import { StatsStore } from '../../../../src/observability/stats.js';
+import { endpoint } from '../../../helpers/http-fakes.js';
 import type { ClusterConfig } from '../../../../src/xds/resources/types.js';
 
 /** Envoy's defaults (src/xds/resources/types.ts), except max_ejection_percent 100 so small clusters can eject. */
@@ -19,26 +20,6 @@ function config(over: Partial<OutlierDetectorConfig> = {}): OutlierDetectorConfi
     ...DEFAULT_OUTLIER_DETECTION,
     maxEjectionPercent: 100,
     ...over,
-  };
-}
-
-function endpoint(port: number): UpstreamEndpoint {
-  return {
-    key: `10.0.0.1:${port}`,
-    address: { address: '10.0.0.1', port },
-    clusterName: 'api',
-    weight: 1,
-    labels: {},
-    activeRequests: 0,
-    healthy: true,
-    healthFlags: 0,
-    degraded: false,
-    priority: 0,
-    outlier: null,
-    removed: false,
-    rqTotal: 0,
-    rqError: 0,
-    cxActive: 0,
   };
 }
 
@@ -58,7 +39,7 @@ class FakeCluster implements UpstreamCluster {
 
   constructor(n: number) {
     this.eps = [];
-    for (let i = 0; i < n; i++) this.eps.push(endpoint(8000 + i));
+    for (let i = 0; i < n; i++) this.eps.push(endpoint('api', 8000 + i, '10.0.0.1'));
   }
 
   pick(): UpstreamEndpoint | null {

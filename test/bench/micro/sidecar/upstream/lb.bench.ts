@@ -3,30 +3,16 @@ import type { LbContext, UpstreamEndpoint } from '../../../../../sidecar/contrac
 import { LeastRequestLb } from '../../../../../sidecar/upstream/lb/least-request.js';
 import { normalizeHostWeights } from '../../../../../sidecar/upstream/lb/load-balancer.js';
 import { MaglevLb } from '../../../../../sidecar/upstream/lb/maglev.js';
-import { type LocalityHosts, PrioritySetLb, type PrioritySetLbOptions } from '../../../../../sidecar/upstream/lb/priority-set-lb.js';
+import { type LocalityHosts, PrioritySetLb } from '../../../../../sidecar/upstream/lb/priority-set-lb.js';
 import { RandomLb } from '../../../../../sidecar/upstream/lb/random.js';
 import { RingHashLb } from '../../../../../sidecar/upstream/lb/ring-hash.js';
 import { RoundRobinLb } from '../../../../../sidecar/upstream/lb/round-robin.js';
+import { endpoint, prioritySetLbOptions as options } from '../../../../helpers/http-fakes.js';
 import { bench } from '../../bench.js';
 
-function endpoint(port: number, healthy = true): UpstreamEndpoint {
-  return {
-    key: `10.0.0.1:${port}`,
-    address: { address: '10.0.0.1', port },
-    clusterName: 'c',
-    weight: 1,
-    labels: {},
-    activeRequests: 0,
-    healthy,
-    healthFlags: healthy ? 0 : 1,
-    degraded: false,
-    priority: 0,
-    outlier: null,
-    removed: false,
-    rqTotal: 0,
-    rqError: 0,
-    cxActive: 0,
-  };
+/** Endpoint 10.0.0.1:`port` of cluster `c`; an unhealthy one carries a health flag. */
+function host(port: number, healthy = true): UpstreamEndpoint {
+  return endpoint('c', port, '10.0.0.1', { healthy, healthFlags: healthy ? 0 : 1 });
 }
 
 /** A context cycling through 1024 precomputed request hashes (the hash policy cost is not measured here). */
@@ -45,24 +31,8 @@ function hashContext(): LbContext {
   };
 }
 
-function options(over: Partial<PrioritySetLbOptions>): PrioritySetLbOptions {
-  return {
-    lbPolicy: 'ROUND_ROBIN',
-    leastRequestChoiceCount: 2,
-    activeRequestBias: 1,
-    ringHash: { minRingSize: 1024, maxRingSize: 8 << 20 },
-    maglevTableSize: 65537,
-    healthyPanicThresholdPercent: 50,
-    localityWeightedLb: false,
-    overprovisioningFactor: 140,
-    random: Math.random,
-    panicCounter: { inc() {} },
-    ...over,
-  };
-}
-
 export function run(): void {
-  const eps = Array.from({ length: 16 }, (_, i) => endpoint(10_000 + i));
+  const eps = Array.from({ length: 16 }, (_, i) => host(10_000 + i));
   const equal = eps.map(() => 1);
   const weighted = eps.map((_, i) => 1 + (i % 5));
   const norm: number[] = [];
@@ -96,13 +66,13 @@ export function run(): void {
   const one: LocalityHosts[][] = [[{ weight: 1, hosts: eps }]];
   const single = new PrioritySetLb(one, options({}));
   bench('lb: cluster pick, round robin, 1 priority', 2_000_000, () => single.pick(null));
-  const p0 = Array.from({ length: 16 }, (_, i) => endpoint(20_000 + i, i < 8));
+  const p0 = Array.from({ length: 16 }, (_, i) => host(20_000 + i, i < 8));
   const spill = new PrioritySetLb([[{ weight: 1, hosts: p0 }], [{ weight: 1, hosts: eps }]], options({}));
   bench('lb: cluster pick, round robin, P0 50% → P1 spill-over', 2_000_000, () => spill.pick(null));
   const locs: LocalityHosts[] = [0, 1, 2, 3].map((z) => ({ weight: z + 1, hosts: eps.slice(z * 4, z * 4 + 4) }));
   const lw = new PrioritySetLb([locs], options({ localityWeightedLb: true }));
   bench('lb: cluster pick, round robin, 4 weighted localities', 2_000_000, () => lw.pick(null));
-  const panic = new PrioritySetLb([[{ weight: 1, hosts: Array.from({ length: 16 }, (_, i) => endpoint(30_000 + i, i < 4)) }]], options({}));
+  const panic = new PrioritySetLb([[{ weight: 1, hosts: Array.from({ length: 16 }, (_, i) => host(30_000 + i, i < 4)) }]], options({}));
   bench('lb: cluster pick, round robin, panic', 2_000_000, () => panic.pick(null));
   const hashed = new PrioritySetLb(one, options({ lbPolicy: 'MAGLEV' }));
   bench('lb: cluster pick, maglev, 1 priority', 2_000_000, () => hashed.pick(ctx));

@@ -5,59 +5,26 @@ import {
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { TimerWheel } from '../../../../../src/core/timer-wheel.js';
-import { Counter, Gauge, StatsStore } from '../../../../../src/observability/stats.js';
-import type { ClusterConfig, Http2ProtocolConfig } from '../../../../../src/xds/resources/types.js';
-import type {
-  ClusterManager, ClusterResources, ClusterStats, ResourceLimit, UpstreamCluster, UpstreamEndpoint,
-} from '../../../../../sidecar/contracts.js';
+import { StatsStore } from '../../../../../src/observability/stats.js';
+import { DEFAULT_CIRCUIT_BREAKER_THRESHOLDS } from '../../../../../src/xds/resources/cluster.js';
+import { UPSTREAM_HTTP2_DEFAULTS } from '../../../../../src/xds/resources/common.js';
+import type { Http2ProtocolConfig } from '../../../../../src/xds/resources/types.js';
+import type { ClusterResources, UpstreamEndpoint } from '../../../../../sidecar/contracts.js';
 import { HeaderMap } from '../../../../../sidecar/http/header-map.js';
 import { H2ConnPools } from '../../../../../sidecar/upstream/conn-pool/h2.js';
 import {
   PoolFailure, UpstreamReset, type UpstreamCallbacks, type UpstreamRequest,
 } from '../../../../../sidecar/upstream/conn-pool/pool.js';
+import { FakeCluster, FakeClusterManager } from '../../../../helpers/http-fakes.js';
 
-// ---------- fixture: a cluster with real circuit-breaker counters (independent of the cluster manager) ----------
+// ---------- fixture: one cluster `up` with one endpoint and real circuit-breaker counters ----------
 
-class Limit implements ResourceLimit {
-  count = 0;
-  constructor(readonly max: number) {}
-  canCreate(): boolean {
-    return this.count < this.max;
-  }
-  inc(): void {
-    this.count++;
-  }
-  dec(): void {
-    this.count--;
-  }
-}
-
-const GAUGES = new Set(['upstream_cx_active', 'upstream_rq_active', 'upstream_rq_pending_active']);
-const STAT_NAMES = [
-  'upstream_cx_total', 'upstream_cx_active', 'upstream_cx_connect_fail', 'upstream_cx_connect_timeout', 'upstream_rq_total',
-  'upstream_rq_active', 'upstream_rq_timeout', 'upstream_rq_2xx', 'upstream_rq_3xx', 'upstream_rq_4xx', 'upstream_rq_5xx',
-  'upstream_cx_none_healthy', 'upstream_cx_overflow', 'upstream_rq_pending_total', 'upstream_rq_pending_active',
-  'upstream_rq_pending_overflow', 'upstream_rq_retry_overflow', 'upstream_rq_retry', 'upstream_rq_retry_success',
-  'upstream_rq_retry_limit_exceeded', 'upstream_rq_retry_backoff_exponential', 'upstream_rq_per_try_timeout',
-  'upstream_rq_max_duration_reached', 'upstream_rq_rx_reset', 'upstream_rq_tx_reset', 'upstream_cx_protocol_error',
-  'lb_healthy_panic',
-];
-
-function makeStats(store: StatsStore, name: string): ClusterStats {
-  const o: Record<string, Counter | Gauge> = {};
-  for (const n of STAT_NAMES) o[n] = GAUGES.has(n) ? store.gauge(`cluster.${name}.${n}`) : store.counter(`cluster.${name}.${n}`);
-  return o as unknown as ClusterStats;
-}
-
-const H2_DEFAULTS: Http2ProtocolConfig = {
+/** Small windows and 100 streams, so flow control and stream limits are reached with small bodies. */
+const H2_TEST_DEFAULTS: Http2ProtocolConfig = {
+  ...UPSTREAM_HTTP2_DEFAULTS,
   maxConcurrentStreams: 100,
   initialStreamWindowSize: 65_535,
   initialConnectionWindowSize: 1024 * 1024,
-  maxOutboundFrames: 10_000,
-  maxOutboundControlFrames: 1000,
-  maxConsecutiveInboundFramesWithEmptyPayload: 1,
-  maxInboundPriorityFramesPerStream: 100,
-  maxInboundWindowUpdateFramesPerDataFrameSent: 10,
 };
 
 interface FixtureOptions {
@@ -67,104 +34,16 @@ interface FixtureOptions {
   maxConnections?: number;
   maxPending?: number;
   http2?: Partial<Http2ProtocolConfig>;
-  address?: string;
-}
-
-class FixtureCluster implements UpstreamCluster {
-  readonly name = 'up';
-  readonly config: ClusterConfig;
-  readonly stats: ClusterStats;
-  readonly ep: UpstreamEndpoint;
-  readonly res: ClusterResources;
-  readonly high: ClusterResources;
-
-  constructor(store: StatsStore, port: number, o: FixtureOptions) {
-    const address = o.address ?? '127.0.0.1';
-    const thresholds = { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 3, retryBudget: null };
-    this.config = {
-      name: this.name,
-      type: 'STATIC',
-      edsServiceName: this.name,
-      connectTimeoutMs: o.connectTimeoutMs ?? 5000,
-      lbPolicy: 'ROUND_ROBIN',
-      leastRequestChoiceCount: 2,
-      loadAssignment: null,
-      upstreamIdleTimeoutMs: o.idleTimeoutMs ?? 3_600_000,
-      maxRequestsPerConnection: o.maxRequestsPerConnection ?? 0,
-      perConnectionBufferLimitBytes: 1024 * 1024,
-      ringHash: { minRingSize: 1024, maxRingSize: 8 * 1024 * 1024 },
-      maglevTableSize: 65537,
-      healthyPanicThresholdPercent: 50,
-      localityWeightedLb: false,
-      circuitBreakers: { default: thresholds, high: thresholds },
-      outlierDetection: null,
-      healthChecks: [],
-      upstreamProtocol: 'http2',
-      http2: { ...H2_DEFAULTS, ...o.http2 },
-      raw: null,
-    };
-    this.stats = makeStats(store, this.name);
-    this.ep = {
-      key: `${address}:${port}`,
-      address: { address, port },
-      clusterName: this.name,
-      weight: 1,
-      labels: {},
-      activeRequests: 0,
-      healthy: true,
-      healthFlags: 0,
-      degraded: false,
-      priority: 0,
-      outlier: null,
-      removed: false,
-      rqTotal: 0,
-      rqError: 0,
-      cxActive: 0,
-    };
-    const mk = (): ClusterResources => ({
-      connections: new Limit(o.maxConnections ?? 1024),
-      pendingRequests: new Limit(o.maxPending ?? 1024),
-      requests: new Limit(1024),
-      retries: new Limit(3),
-    });
-    this.res = mk();
-    this.high = mk();
-  }
-
-  pick(): UpstreamEndpoint | null {
-    return this.ep.removed ? null : this.ep;
-  }
-  endpoints(): readonly UpstreamEndpoint[] {
-    return [this.ep];
-  }
-  resources(priority: 'DEFAULT' | 'HIGH'): ClusterResources {
-    return priority === 'HIGH' ? this.high : this.res;
-  }
-  setHealthFlag(): void {}
-}
-
-class FixtureManager implements ClusterManager {
-  readonly #fns: ((ep: UpstreamEndpoint) => void)[] = [];
-  constructor(readonly cluster: FixtureCluster) {}
-  get(name: string): UpstreamCluster | null {
-    return name === this.cluster.name ? this.cluster : null;
-  }
-  all(): readonly UpstreamCluster[] {
-    return [this.cluster];
-  }
-  onEndpointRemoved(fn: (ep: UpstreamEndpoint) => void): void {
-    this.#fns.push(fn);
-  }
-  remove(ep: UpstreamEndpoint): void {
-    ep.removed = true;
-    for (const f of this.#fns) f(ep);
-  }
 }
 
 interface Fixture {
   store: StatsStore;
-  cluster: FixtureCluster;
-  clusters: FixtureManager;
+  cluster: FakeCluster;
+  clusters: FakeClusterManager;
+  ep: UpstreamEndpoint;
+  /** Circuit-breaker counters of the DEFAULT and HIGH priorities. */
+  res: ClusterResources;
+  high: ClusterResources;
   pools: H2ConnPools;
   stat(name: string): number;
 }
@@ -173,11 +52,32 @@ const poolsToClose: H2ConnPools[] = [];
 
 function fixture(port: number, o: FixtureOptions = {}): Fixture {
   const store = new StatsStore();
-  const cluster = new FixtureCluster(store, port, o);
-  const clusters = new FixtureManager(cluster);
+  const clusters = new FakeClusterManager(store);
+  const thresholds = {
+    ...DEFAULT_CIRCUIT_BREAKER_THRESHOLDS,
+    maxConnections: o.maxConnections ?? 1024,
+    maxPendingRequests: o.maxPending ?? 1024,
+  };
+  const cluster = clusters.add('up', [port], {
+    connectTimeoutMs: o.connectTimeoutMs ?? 5000,
+    upstreamIdleTimeoutMs: o.idleTimeoutMs ?? 3_600_000,
+    maxRequestsPerConnection: o.maxRequestsPerConnection ?? 0,
+    circuitBreakers: { default: thresholds, high: thresholds },
+    upstreamProtocol: 'http2',
+    http2: { ...H2_TEST_DEFAULTS, ...o.http2 },
+  });
   const pools = new H2ConnPools(clusters, new TimerWheel({ tickMs: 10 }));
   poolsToClose.push(pools);
-  return { store, cluster, clusters, pools, stat: (n) => store.snapshot()[`cluster.up.${n}`] ?? 0 };
+  return {
+    store,
+    cluster,
+    clusters,
+    ep: cluster.eps[0]!,
+    res: cluster.resources('DEFAULT'),
+    high: cluster.resources('HIGH'),
+    pools,
+    stat: (n) => store.snapshot()[`cluster.up.${n}`] ?? 0,
+  };
 }
 
 // ---------- upstream servers ----------
@@ -326,7 +226,7 @@ class Client implements UpstreamCallbacks {
 
   start(f: Fixture): this {
     this.#inNewStream = true;
-    this.req = f.pools.newStream(f.cluster, f.cluster.ep, this.#send.priority ?? 'DEFAULT', this);
+    this.req = f.pools.newStream(f.cluster, f.ep, this.#send.priority ?? 'DEFAULT', this);
     this.#inNewStream = false;
     if (this.req === null) {
       this.events.push('null');
@@ -420,6 +320,26 @@ function respondLater(s: ServerHttp2Stream, ms: number, body = 'ok'): void {
   }, ms);
 }
 
+/** An upstream allowing 2 concurrent streams per session, answering each after 80 ms; `peak()`: most streams open at once. */
+async function twoStreamUpstream(): Promise<{ up: H2Upstream; peak(): number }> {
+  let concurrent = 0;
+  let maxConcurrent = 0;
+  const up = await startH2((s) => {
+    concurrent++;
+    maxConcurrent = Math.max(maxConcurrent, concurrent);
+    s.on('close', () => concurrent--);
+    respondLater(s, 80);
+  }, { maxConcurrentStreams: 2 });
+  return { up, peak: () => maxConcurrent };
+}
+
+/** Sends /1, /2 and /3 at once and waits for the three to finish. */
+async function sendThree(f: Fixture): Promise<Client[]> {
+  const cs = [send(f, { path: '/1' }), send(f, { path: '/2' }), send(f, { path: '/3' })];
+  await Promise.all(cs.map((c) => c.done));
+  return cs;
+}
+
 // ---------- tests ----------
 
 describe('H2ConnPools', { timeout: 20_000 }, () => {
@@ -472,8 +392,8 @@ describe('H2ConnPools', { timeout: 20_000 }, () => {
     assert.equal(b.trailers!.get('grpc-status'), '0');
     assert.equal(f.stat('upstream_cx_total'), 1);
     assert.equal(f.stat('upstream_cx_active'), 1);
-    assert.equal(f.cluster.ep.cxActive, 1);
-    assert.equal(f.cluster.res.connections.count, 1);
+    assert.equal(f.ep.cxActive, 1);
+    assert.equal(f.res.connections.count, 1);
     assert.equal(up.sessions.length, 1);
   });
 
@@ -543,46 +463,30 @@ describe('H2ConnPools', { timeout: 20_000 }, () => {
   });
 
   it('opens a second connection when the peer allows 2 concurrent streams and 3 requests are in flight', T, async () => {
-    let concurrent = 0;
-    let maxConcurrent = 0;
-    const up = await startH2((s) => {
-      concurrent++;
-      maxConcurrent = Math.max(maxConcurrent, concurrent);
-      s.on('close', () => concurrent--);
-      respondLater(s, 80);
-    }, { maxConcurrentStreams: 2 });
+    const { up, peak } = await twoStreamUpstream();
     const f = fixture(up.port);
-    const cs = [send(f, { path: '/1' }), send(f, { path: '/2' }), send(f, { path: '/3' })];
-    await Promise.all(cs.map((c) => c.done));
+    const cs = await sendThree(f);
     for (const c of cs) assert.equal(c.status, 200);
     assert.equal(f.stat('upstream_cx_total'), 2);
     assert.equal(up.sessions.length, 2);
     assert.equal(f.stat('upstream_cx_overflow'), 0);
     assert.equal(f.stat('upstream_rq_pending_total'), 3, 'all three waited for a connection');
     assert.equal(f.stat('upstream_rq_pending_active'), 0);
-    assert.equal(f.cluster.res.pendingRequests.count, 0);
-    assert.ok(maxConcurrent <= 3);
+    assert.equal(f.res.pendingRequests.count, 0);
+    assert.ok(peak() <= 3);
   });
 
   it('queues the third request on a busy session when max_connections is 1', T, async () => {
-    let concurrent = 0;
-    let maxConcurrent = 0;
-    const up = await startH2((s) => {
-      concurrent++;
-      maxConcurrent = Math.max(maxConcurrent, concurrent);
-      s.on('close', () => concurrent--);
-      respondLater(s, 80);
-    }, { maxConcurrentStreams: 2 });
+    const { up, peak } = await twoStreamUpstream();
     const f = fixture(up.port, { maxConnections: 1 });
-    const cs = [send(f, { path: '/1' }), send(f, { path: '/2' }), send(f, { path: '/3' })];
-    await Promise.all(cs.map((c) => c.done));
+    const cs = await sendThree(f);
     for (const c of cs) assert.deepEqual(c.events, ['ready', 'headers', 'complete']);
     assert.equal(f.stat('upstream_cx_total'), 1);
     assert.equal(up.sessions.length, 1);
-    assert.equal(maxConcurrent, 2);
+    assert.equal(peak(), 2);
     assert.ok(f.stat('upstream_cx_overflow') >= 1);
     assert.equal(f.stat('upstream_rq_pending_active'), 0);
-    assert.equal(f.cluster.res.connections.count, 1);
+    assert.equal(f.res.connections.count, 1);
   });
 
   it('refuses a request past max_pending_requests (null + upstream_rq_pending_overflow); an aborted pending request frees its slot', T, async () => {
@@ -597,7 +501,7 @@ describe('H2ConnPools', { timeout: 20_000 }, () => {
 
     a.req!.abort();
     assert.equal(f.stat('upstream_rq_pending_active'), 0);
-    assert.equal(f.cluster.res.pendingRequests.count, 0);
+    assert.equal(f.res.pendingRequests.count, 0);
     const c = send(f, { path: '/c' });
     assert.notEqual(c.req, null);
     await c.done;
@@ -620,8 +524,8 @@ describe('H2ConnPools', { timeout: 20_000 }, () => {
     assert.equal(f.stat('upstream_cx_connect_fail'), 1);
     assert.equal(f.stat('upstream_cx_active'), 0);
     assert.equal(f.stat('upstream_rq_pending_active'), 0);
-    assert.equal(f.cluster.res.connections.count, 0);
-    assert.equal(f.cluster.ep.cxActive, 0);
+    assert.equal(f.res.connections.count, 0);
+    assert.equal(f.ep.cxActive, 0);
   });
 
   it('times out a connection whose peer accepts TCP but never sends SETTINGS (ConnectTimeout)', T, async () => {
@@ -636,9 +540,9 @@ describe('H2ConnPools', { timeout: 20_000 }, () => {
     assert.ok(Date.now() - t0 >= 50);
     assert.equal(f.stat('upstream_cx_connect_timeout'), 1);
     assert.equal(f.stat('upstream_cx_connect_fail'), 0);
-    assert.equal(f.cluster.res.connections.count, 0);
+    assert.equal(f.res.connections.count, 0);
     await waitFor(() => f.stat('upstream_cx_active') === 0);
-    assert.equal(f.cluster.ep.cxActive, 0);
+    assert.equal(f.ep.cxActive, 0);
   });
 
   it('maps RST_STREAM REFUSED_STREAM to RefusedStream and other codes to RemoteReset', T, async () => {
@@ -720,7 +624,7 @@ describe('H2ConnPools', { timeout: 20_000 }, () => {
     await a.done;
     assert.equal(a.body, 'bye');
     // The client session leaves the pool on GOAWAY (node then closes it once its streams are done).
-    const pool = f.pools.pool(f.cluster, f.cluster.ep, 'DEFAULT');
+    const pool = f.pools.pool(f.cluster, f.ep, 'DEFAULT');
     await waitFor(() => pool.sessionCount === 0);
     const b = send(f, { path: '/next' });
     await b.done;
@@ -739,7 +643,7 @@ describe('H2ConnPools', { timeout: 20_000 }, () => {
     assert.equal(c.status, 200);
     assert.equal(up.sessions.length, 3);
     await waitFor(() => f.stat('upstream_cx_active') === 1);
-    assert.equal(f.cluster.res.connections.count, 1);
+    assert.equal(f.res.connections.count, 1);
   });
 
   it('reports ConnectionTermination when the connection drops mid-response', T, async () => {
@@ -757,7 +661,7 @@ describe('H2ConnPools', { timeout: 20_000 }, () => {
     assert.equal(a.body, 'partial');
     assert.equal(a.reset, UpstreamReset.ConnectionTermination);
     await waitFor(() => f.stat('upstream_cx_active') === 0);
-    assert.equal(f.cluster.res.connections.count, 0);
+    assert.equal(f.res.connections.count, 0);
   });
 
   it('closes an idle session after the upstream idle timeout', T, async () => {
@@ -770,10 +674,10 @@ describe('H2ConnPools', { timeout: 20_000 }, () => {
     await a.done;
     assert.equal(f.stat('upstream_cx_active'), 1);
     await waitFor(() => up.sessions[0]!.closed || up.sessions[0]!.destroyed, 1000);
-    assert.equal(f.pools.pool(f.cluster, f.cluster.ep, 'DEFAULT').sessionCount, 0);
+    assert.equal(f.pools.pool(f.cluster, f.ep, 'DEFAULT').sessionCount, 0);
     await waitFor(() => f.stat('upstream_cx_active') === 0);
-    assert.equal(f.cluster.ep.cxActive, 0);
-    assert.equal(f.cluster.res.connections.count, 0);
+    assert.equal(f.ep.cxActive, 0);
+    assert.equal(f.res.connections.count, 0);
   });
 
   it('drains a session after max_requests_per_connection streams', T, async () => {
@@ -904,25 +808,25 @@ describe('H2ConnPools', { timeout: 20_000 }, () => {
     });
     const f = fixture(up.port);
     await send(f, { path: '/' }).done;
-    const pool = f.pools.pool(f.cluster, f.cluster.ep, 'DEFAULT');
+    const pool = f.pools.pool(f.cluster, f.ep, 'DEFAULT');
     assert.equal(pool.sessionCount, 1);
     await delay(20); // the stream's 'close' follows the response's end: let the session become idle
-    f.clusters.remove(f.cluster.ep);
+    f.clusters.remove(f.ep);
     assert.equal(pool.sessionCount, 0);
     await waitFor(() => up.sessions[0]!.closed || up.sessions[0]!.destroyed);
     await waitFor(() => f.stat('upstream_cx_active') === 0);
-    assert.equal(f.cluster.res.connections.count, 0);
+    assert.equal(f.res.connections.count, 0);
   });
 
   it('fails requests still pending when the endpoint is removed', T, async () => {
     const silent = await startRaw(() => {});
     const f = fixture(silent.port);
     const a = send(f, { path: '/' });
-    f.clusters.remove(f.cluster.ep);
+    f.clusters.remove(f.ep);
     await a.done;
     assert.equal(a.failure, PoolFailure.ConnectFailure);
     assert.equal(f.stat('upstream_rq_pending_active'), 0);
-    assert.equal(f.cluster.res.connections.count, 0);
+    assert.equal(f.res.connections.count, 0);
   });
 
   it('keeps separate connections per priority', T, async () => {
@@ -934,7 +838,7 @@ describe('H2ConnPools', { timeout: 20_000 }, () => {
     await send(f, { path: '/d' }).done;
     await send(f, { path: '/h', priority: 'HIGH' }).done;
     assert.equal(f.stat('upstream_cx_total'), 2);
-    assert.equal(f.cluster.res.connections.count, 1);
-    assert.equal(f.cluster.high.connections.count, 1);
+    assert.equal(f.res.connections.count, 1);
+    assert.equal(f.high.connections.count, 1);
   });
 });

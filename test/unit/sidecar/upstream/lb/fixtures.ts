@@ -1,26 +1,12 @@
 // Test fixtures for load balancer tests: plain endpoints, a seeded PRNG and LbContext builders.
 import type { LbContext, UpstreamEndpoint } from '../../../../../sidecar/contracts.js';
+import { endpoint } from '../../../../helpers/http-fakes.js';
 
+/** Endpoint `key` of cluster `c`: `host:port` keys give that address, other keys are a host on port 80. */
 export function ep(key: string, over: Partial<UpstreamEndpoint> = {}): UpstreamEndpoint {
-  const [address, port] = key.includes(':') ? [key.slice(0, key.lastIndexOf(':')), Number(key.slice(key.lastIndexOf(':') + 1))] : [key, 80];
-  return {
-    key,
-    address: { address: address!, port: port! },
-    clusterName: 'c',
-    weight: 1,
-    labels: {},
-    activeRequests: 0,
-    healthy: true,
-    healthFlags: 0,
-    degraded: false,
-    priority: 0,
-    outlier: null,
-    removed: false,
-    rqTotal: 0,
-    rqError: 0,
-    cxActive: 0,
-    ...over,
-  };
+  const colon = key.lastIndexOf(':');
+  const [address, port] = colon >= 0 ? [key.slice(0, colon), Number(key.slice(colon + 1))] : [key, 80];
+  return endpoint('c', port, address, { key, ...over });
 }
 
 /** mulberry32: a small seeded PRNG in [0, 1). */

@@ -2,24 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { UpstreamEndpoint } from '../../../../../sidecar/contracts.js';
 import { type LocalityHosts, PrioritySetLb, type PrioritySetLbOptions } from '../../../../../sidecar/upstream/lb/priority-set-lb.js';
+import { prioritySetLbOptions } from '../../../../helpers/http-fakes.js';
 import { ep, hashCtx, seeded, tally } from './fixtures.js';
 
 function opts(over: Partial<PrioritySetLbOptions> = {}): PrioritySetLbOptions & { panics: { n: number } } {
   const panics = { n: 0 };
-  return {
-    lbPolicy: 'ROUND_ROBIN',
-    leastRequestChoiceCount: 2,
-    activeRequestBias: 1,
-    ringHash: { minRingSize: 1024, maxRingSize: 8 << 20 },
-    maglevTableSize: 65537,
-    healthyPanicThresholdPercent: 50,
-    localityWeightedLb: false,
-    overprovisioningFactor: 140,
-    random: seeded(42),
-    panicCounter: { inc: () => void panics.n++ },
-    panics,
-    ...over,
-  };
+  return { ...prioritySetLbOptions({ random: seeded(42), panicCounter: { inc: () => void panics.n++ }, ...over }), panics };
 }
 
 /** `n` endpoints named `<prefix><i>`, the first `healthy` healthy, the next `degraded` degraded, the rest unhealthy. */
