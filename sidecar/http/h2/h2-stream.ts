@@ -5,6 +5,7 @@ import { WheelTimer } from '../../../src/core/timer-wheel.js';
 import { ActiveStream, stripRequestHopByHop } from '../active-stream.js';
 import { isGrpcContentType } from '../grpc.js';
 import { HeaderMap } from '../header-map.js';
+import { copyToH2Headers, headerMapFromRaw } from './h2-headers.js';
 import { LocalReplies, parseErrorReply, type LocalReply } from '../local-reply.js';
 import { PREMATURE_RESET_MS, type H2Connection } from './h2-connection.js';
 
@@ -100,9 +101,7 @@ export class H2Stream extends ActiveStream {
   }
 
   static #onTrailers(this: TaggedStream, _h: http2.IncomingHttpHeaders, _f: number, r: string[]): void {
-    const t = new HeaderMap();
-    for (let i = 0; i + 1 < r.length; i += 2) if (r[i]!.charCodeAt(0) !== 58) t.add(r[i]!, r[i + 1]!);
-    this[kStream].#requestTrailers = t;
+    this[kStream].#requestTrailers = headerMapFromRaw(r);
   }
 
   static #onEnd(this: TaggedStream): void {
@@ -187,7 +186,7 @@ export class H2Stream extends ActiveStream {
     if (this.#closed) return;
     if (this.#waitForTrailers) {
       const t: Record<string, string | string[]> = {};
-      addAll(t, trailers);
+      copyToH2Headers(trailers, t, true);
       this.#responseTrailers = t;
     }
     // Trailers on a response that announced none (no grpc content-type, no Trailer field) are dropped.
@@ -201,7 +200,7 @@ export class H2Stream extends ActiveStream {
     this.status = reply.status;
     const head = this.method === 'HEAD';
     const h: Record<string, string | string[]> = { ':status': String(reply.status) };
-    if (headers !== null) addAll(h, headers);
+    if (headers !== null) copyToH2Headers(headers, h, false);
     h['content-length'] = String(reply.body.length);
     h['content-type'] = 'text/plain';
     h.server = this.shared.config.serverName;
@@ -301,22 +300,9 @@ export class H2Stream extends ActiveStream {
   }
 }
 
-/** HeaderMap → node's outgoing header object; repeated names become arrays. */
-function addAll(o: Record<string, string | string[]>, h: HeaderMap): void {
-  const n = h.names;
-  const v = h.values;
-  for (let i = 0; i < n.length; i++) {
-    const k = n[i]!;
-    const cur = o[k];
-    if (cur === undefined) o[k] = v[i]!;
-    else if (Array.isArray(cur)) cur.push(v[i]!);
-    else o[k] = [cur, v[i]!];
-  }
-}
-
 function toH2Headers(status: number, h: HeaderMap): Record<string, string | string[]> {
   const o: Record<string, string | string[]> = { ':status': String(status) };
-  addAll(o, h);
+  copyToH2Headers(h, o, false);
   return o;
 }
 

@@ -29,6 +29,7 @@ import type {
   ClusterManager, ClusterStats, ResourceLimit, UpstreamCluster, UpstreamEndpoint,
 } from '../../contracts.js';
 import { HeaderMap } from '../../http/header-map.js';
+import { copyToH2Headers, headerMapFromRaw } from '../../http/h2/h2-headers.js';
 import {
   PoolFailure, UpstreamReset, type ConnPool, type UpstreamCallbacks, type UpstreamRequest,
 } from './pool.js';
@@ -70,11 +71,6 @@ const R_CLOSED = 3;
 const kRequest = Symbol('tessera.h2.request');
 type TaggedStream = ClientHttp2Stream & { [kRequest]: H2UpstreamRequest };
 
-/** Request-level headers that are connection-specific in HTTP/2 (RFC 9113 §8.2.2) and must not be sent. */
-const CONNECTION_HEADERS: ReadonlySet<string> = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'host',
-]);
-
 const OPTS_END: Readonly<{ endStream: boolean }> = Object.freeze({ endStream: true });
 const OPTS_BODY: Readonly<{ endStream: boolean; waitForTrailers: boolean }> = Object.freeze({ endStream: false, waitForTrailers: true });
 const NO_TRAILERS: OutgoingHttpHeaders = Object.freeze(Object.create(null) as OutgoingHttpHeaders);
@@ -89,40 +85,14 @@ function toH2Headers(method: string, path: string, scheme: string, headers: Head
     out[':path'] = path;
   }
   out[':authority'] = headers.get('host') ?? fallbackAuthority;
-  copyHeaders(headers, out, false);
+  copyToH2Headers(headers, out, false);
   return out;
-}
-
-/** Copies regular headers, repeating names as arrays; skips pseudo and connection-specific ones (and `te` unless "trailers"). */
-function copyHeaders(headers: HeaderMap, out: Record<string, string | string[]>, trailers: boolean): void {
-  const names = headers.names;
-  const values = headers.values;
-  for (let i = 0; i < names.length; i++) {
-    const n = names[i]!;
-    if (n.charCodeAt(0) === 58 /* ':' */ || CONNECTION_HEADERS.has(n)) continue;
-    const v = values[i]!;
-    if (n === 'te' && (trailers || v.trim().toLowerCase() !== 'trailers')) continue;
-    const prev = out[n];
-    if (prev === undefined) out[n] = v;
-    else if (typeof prev === 'string') out[n] = [prev, v];
-    else prev.push(v);
-  }
 }
 
 function toTrailerObject(trailers: HeaderMap): OutgoingHttpHeaders {
   const out = Object.create(null) as Record<string, string | string[]>;
-  copyHeaders(trailers, out, true);
+  copyToH2Headers(trailers, out, true);
   return out;
-}
-
-/** A HeaderMap from node's flat raw header list ([name, value, ...]), pseudo headers left out. */
-function fromRaw(raw: readonly string[]): HeaderMap {
-  const h = new HeaderMap();
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const n = raw[i]!;
-    if (n.charCodeAt(0) !== 58 /* ':' */) h.add(n, raw[i + 1]!);
-  }
-  return h;
 }
 
 function statusOf(headers: IncomingHttpHeaders): number {
@@ -308,12 +278,12 @@ export class H2UpstreamRequest implements UpstreamRequest {
 
   // node stream listeners (`this` is the node stream)
   static #onResponse(this: TaggedStream, headers: IncomingHttpHeaders, flags: number, raw: string[]): void {
-    this[kRequest].#client?.onUpstreamHeaders(statusOf(headers), fromRaw(raw), (flags & NGHTTP2_FLAG_END_STREAM) !== 0);
+    this[kRequest].#client?.onUpstreamHeaders(statusOf(headers), headerMapFromRaw(raw), (flags & NGHTTP2_FLAG_END_STREAM) !== 0);
   }
 
   static #onInformational(this: TaggedStream, headers: IncomingHttpHeaders, _flags: number, raw: string[]): void {
     const status = statusOf(headers);
-    if (status >= 100 && status < 200) this[kRequest].#client?.onUpstreamHeaders(status, fromRaw(raw), false);
+    if (status >= 100 && status < 200) this[kRequest].#client?.onUpstreamHeaders(status, headerMapFromRaw(raw), false);
   }
 
   static #onData(this: TaggedStream, chunk: Buffer): void {
@@ -321,7 +291,7 @@ export class H2UpstreamRequest implements UpstreamRequest {
   }
 
   static #onTrailers(this: TaggedStream, _headers: IncomingHttpHeaders, _flags: number, raw: string[]): void {
-    this[kRequest].#responseTrailers = fromRaw(raw);
+    this[kRequest].#responseTrailers = headerMapFromRaw(raw);
   }
 
   static #onEnd(this: TaggedStream): void {
