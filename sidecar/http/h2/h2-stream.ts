@@ -31,6 +31,7 @@ export class H2Stream extends ActiveStream {
   /** Response trailers to send once node asks for them (waitForTrailers). */
   #responseTrailers: Record<string, string | string[]> | null;
   #waitForTrailers: boolean;
+  #drainListened: boolean;
   #closed: boolean;
   /** Decoded request header list size; checked against max_request_headers_kb (nghttp2 only enforces it once SETTINGS are acked). */
   readonly #headerBytes: number;
@@ -75,6 +76,7 @@ export class H2Stream extends ActiveStream {
     this.#requestTrailers = null;
     this.#responseTrailers = null;
     this.#waitForTrailers = false;
+    this.#drainListened = false;
     this.#closed = false;
     const tagged = stream as TaggedStream;
     tagged[kStream] = this;
@@ -85,9 +87,8 @@ export class H2Stream extends ActiveStream {
       stream.on('trailers', H2Stream.#onTrailers);
       stream.on('end', H2Stream.#onEnd);
     }
+    // 'drain' is listened for once a write is refused, 'wantTrailers' once a response announces trailers.
     stream.on('close', H2Stream.#onClose);
-    stream.on('drain', H2Stream.#onDrain);
-    stream.on('wantTrailers', H2Stream.#onWantTrailers);
     stream.on('error', noop);
   }
 
@@ -159,6 +160,7 @@ export class H2Stream extends ActiveStream {
     const end = endStream || this.method === 'HEAD';
     this.#waitForTrailers = !end && (isGrpcContentType(headers.get('content-type')) || headers.has('trailer'));
     this.#touch();
+    if (this.#waitForTrailers) this.#stream.on('wantTrailers', H2Stream.#onWantTrailers);
     try {
       this.#stream.respond(toH2Headers(status, headers), { endStream: end, waitForTrailers: this.#waitForTrailers });
     } catch {
@@ -176,7 +178,13 @@ export class H2Stream extends ActiveStream {
       this.bytesSent += chunk.length;
       this.#touch();
       if (endStream) s.end(chunk.length > 0 ? chunk : undefined);
-      else if (chunk.length > 0) ok = s.write(chunk);
+      else if (chunk.length > 0) {
+        ok = s.write(chunk);
+        if (!ok && !this.#drainListened) {
+          this.#drainListened = true;
+          s.on('drain', H2Stream.#onDrain);
+        }
+      }
     } else if (endStream) s.end();
     if (endStream) this.#responseDone();
     return ok;

@@ -36,6 +36,9 @@ export class H1UpstreamConnection implements UpstreamRequest, H1ParserHandler, T
   #corked: boolean;
   #timedOut: boolean;
   readonly #uncork: () => void;
+  /** A request head waiting for the first body chunk (see writeHead). */
+  #heldHead: string | null;
+  readonly #flushHead: () => void;
   readonly #onConnect: () => void;
   readonly #onData: (b: Buffer) => void;
   readonly #onEnd: () => void;
@@ -59,6 +62,13 @@ export class H1UpstreamConnection implements UpstreamRequest, H1ParserHandler, T
     this.#closed = false;
     this.#corked = false;
     this.#timedOut = false;
+    this.#heldHead = null;
+    this.#flushHead = () => {
+      const h = this.#heldHead;
+      if (h === null) return;
+      this.#heldHead = null;
+      if (!this.#closed) this.#socket.write(h, 'latin1');
+    };
     this.#uncork = () => {
       this.#corked = false;
       this.#socket.uncork();
@@ -115,12 +125,28 @@ export class H1UpstreamConnection implements UpstreamRequest, H1ParserHandler, T
       this.#requestDone = true;
       return this.#socket.write(head, 'latin1');
     }
+    if (!chunked && !upgrade) {
+      // A sized body usually arrives in the same event-loop turn (HTTP/2 DATA after HEADERS, or the rest of an
+      // HTTP/1.1 read): hold the head and write both with one writev; flush the head alone if the turn ends first.
+      this.#heldHead = head;
+      setImmediate(this.#flushHead);
+      return true;
+    }
     this.#cork();
     return this.#socket.write(head, 'latin1');
   }
 
   /** Writes a body chunk (chunk-framed when the request is chunked). */
   writeBody(chunk: Buffer): boolean {
+    const held = this.#heldHead;
+    if (held !== null) {
+      this.#heldHead = null;
+      this.#socket.cork();
+      this.#socket.write(held, 'latin1');
+      const ok = this.#socket.write(chunk);
+      this.#socket.uncork();
+      return ok;
+    }
     if (!this.#chunked) return this.#socket.write(chunk);
     if (chunk.length <= SMALL_CHUNK) return this.#socket.write(frameChunk(chunk));
     this.#cork();
@@ -132,6 +158,7 @@ export class H1UpstreamConnection implements UpstreamRequest, H1ParserHandler, T
   /** Ends the request body (last chunk and trailers when chunked; trailers are dropped otherwise). */
   endRequest(trailers: HeaderMap | null): void {
     this.#requestDone = true;
+    this.#flushHead();
     if (!this.#chunked) return;
     if (trailers === null) this.#socket.write(LAST_CHUNK);
     else this.#socket.write(lastChunkWithTrailers(trailers), 'latin1');

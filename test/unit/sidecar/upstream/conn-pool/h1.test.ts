@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { TimerWheel } from '../../../../../src/core/timer-wheel.js';
 import { HeaderMap } from '../../../../../sidecar/http/header-map.js';
@@ -78,6 +79,73 @@ describe('H1ConnPools', () => {
     t.clusters.remove(ep);
     assert.equal(p.idleCount, 0);
     assert.equal(p.totalCount, 0);
+    pools.closeAll();
+  });
+
+  it('writes a sized request head with its first body chunk, and alone when the body comes in a later turn', async () => {
+    // A raw upstream that records the chunks it reads and answers once it has the whole 1000-byte body.
+    const reads: string[][] = [];
+    const srv = createServer((sock: Socket) => {
+      const mine: string[] = [];
+      reads.push(mine);
+      let all = '';
+      sock.on('data', (b: Buffer) => {
+        mine.push(b.toString('latin1'));
+        all += b.toString('latin1');
+        const at = all.indexOf('\r\n\r\n');
+        if (at >= 0 && all.length - at - 4 >= 1000) {
+          all = '';
+          sock.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+        }
+      });
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    after(() => new Promise<void>((r) => srv.close(() => r())));
+    const t = testContext();
+    const cluster = t.clusters.add('c', [(srv.address() as AddressInfo).port]);
+    const pools = new H1ConnPools(t.clusters);
+    const post = (bodyLater: boolean): Promise<number> =>
+      new Promise((resolve, reject) => {
+        let status = 0;
+        const body = Buffer.alloc(1000, 'b');
+        const cb: UpstreamCallbacks = {
+          onPoolReady(c) {
+            const h = new HeaderMap();
+            h.add('host', 'x');
+            h.add('content-length', '1000');
+            c.writeHead('POST', '/p', 'http', h, false, false);
+            const send = (): void => {
+              c.writeBody(body);
+              c.endRequest(null);
+            };
+            // Later in the same turn (as HTTP/2 DATA after HEADERS), or in a later turn.
+            if (bodyLater) setTimeout(send, 100);
+            else queueMicrotask(send);
+          },
+          onPoolFailure: (r) => reject(new Error(`pool failure ${r}`)),
+          onUpstreamHeaders: (s: number) => {
+            status = s;
+          },
+          onUpstreamData: () => {},
+          onUpstreamComplete: () => resolve(status),
+          onUpstreamReset: (r) => reject(new Error(`reset ${r}`)),
+          onUpstreamDrain: () => {},
+          onUpstreamUpgraded: () => reject(new Error('upgrade')),
+        };
+        const req = pools.newStream(cluster, cluster.pick(null)!, 'DEFAULT', cb);
+        if (req === null) throw new Error('overflow');
+        if (req.connected) cb.onPoolReady(req);
+      });
+    assert.equal(await post(false), 200);
+    // Same turn: the upstream read the head and the whole body at once.
+    assert.equal(reads[0]!.length, 1);
+    assert.match(reads[0]![0]!, /^POST \/p HTTP\/1\.1\r\n[^]*\r\n\r\nb{1000}$/);
+    assert.equal(await post(true), 200);
+    // Later turn: the head went out alone at the end of its turn, the body 100 ms later.
+    const later = reads[0]!.slice(1);
+    assert.equal(later.length, 2);
+    assert.match(later[0]!, /\r\n\r\n$/);
+    assert.equal(later[1], 'b'.repeat(1000));
     pools.closeAll();
   });
 });
