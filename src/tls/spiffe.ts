@@ -1,0 +1,48 @@
+// SPIFFE IDs (https://github.com/spiffe/spiffe/blob/main/standards/SPIFFE-ID.md): parsing and the mesh's path scheme.
+import { err, ok, type Result } from '../core/result.js';
+
+export interface SpiffeId {
+  readonly trustDomain: string;
+  /** Path with its leading slash ('' for the trust domain itself). */
+  readonly path: string;
+}
+
+const TRUST_DOMAIN = /^[a-z0-9._-]+$/;
+const SEGMENT = /^[A-Za-z0-9._-]+$/;
+/** The spec's limit on a whole SPIFFE ID in an X.509 SVID. */
+const MAX_ID_BYTES = 2048;
+
+/** Parses `spiffe://<trust-domain>/<path>` strictly (lower-case scheme and domain, no query, fragment, port, userinfo, dot segments). */
+export function parseSpiffeId(uri: string): Result<SpiffeId> {
+  if (uri.length > MAX_ID_BYTES) return err(`SPIFFE ID longer than ${MAX_ID_BYTES} bytes`);
+  if (!uri.startsWith('spiffe://')) return err(`"${uri}" is not a SPIFFE ID (scheme must be spiffe://)`);
+  const rest = uri.slice(9);
+  const slash = rest.indexOf('/');
+  const td = slash < 0 ? rest : rest.slice(0, slash);
+  const path = slash < 0 ? '' : rest.slice(slash);
+  if (td === '' || !TRUST_DOMAIN.test(td)) return err(`"${uri}": trust domain must be non-empty [a-z0-9._-]`);
+  if (path !== '') {
+    const segs = path.slice(1).split('/');
+    for (const s of segs) {
+      if (s === '' || s === '.' || s === '..' || !SEGMENT.test(s)) return err(`"${uri}": path segment "${s}" is not allowed`);
+    }
+  }
+  return ok({ trustDomain: td, path });
+}
+
+export function formatSpiffeId(id: SpiffeId): string {
+  return `spiffe://${id.trustDomain}${id.path}`;
+}
+
+/** The mesh's workload identity scheme (Istio's): spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>. */
+export function workloadSpiffeId(trustDomain: string, namespace: string, serviceAccount: string): string {
+  return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+}
+
+export function isValidTrustDomain(td: string): boolean {
+  return td.length > 0 && td.length <= 255 && TRUST_DOMAIN.test(td);
+}
+
+export function isValidSegment(s: string): boolean {
+  return s !== '.' && s !== '..' && SEGMENT.test(s);
+}
