@@ -9,6 +9,7 @@ import type { HcmConfig, RouteConfigData } from '../../src/xds/resources/types.j
 import type { RouteMatch, RouteTable, SidecarContext } from '../contracts.js';
 import { RouterFilter, type RouterShared } from '../router/router-filter.js';
 import { writeAccessLog, type AccessLogEntry } from './access-log.js';
+import type { DownstreamConnectionInfo } from './connection-info.js';
 import { FilterStatus, type DecoderFilterCallbacks, type HttpFilter, type HttpFilterFactory, type StreamCallbacks } from './filter.js';
 import { httpToGrpcStatus, isGrpcContentType, parseGrpcTimeout } from './grpc.js';
 import { HeaderMap } from './header-map.js';
@@ -134,7 +135,10 @@ export abstract class ActiveStream implements StreamCallbacks, DecoderFilterCall
   #durationTimer: WheelTimer | null;
   #heldPaused: boolean;
 
-  constructor(shared: HcmShared, head: RequestHead, peerAddress: string, scheme: string) {
+  readonly connection: DownstreamConnectionInfo;
+  #metadata: Map<string, Record<string, unknown>> | null;
+
+  constructor(shared: HcmShared, head: RequestHead, connection: DownstreamConnectionInfo) {
     this.shared = shared;
     this.headers = head.headers;
     this.method = head.method;
@@ -146,7 +150,9 @@ export abstract class ActiveStream implements StreamCallbacks, DecoderFilterCall
     this.upgradeType = '';
     this.route = null;
     this.routeConfig = null;
-    this.scheme = scheme;
+    this.connection = connection;
+    this.#metadata = null;
+    this.scheme = connection.secure ? 'https' : 'http';
     this.status = 0;
     this.startMs = performance.now();
     this.endMs = 0;
@@ -158,7 +164,7 @@ export abstract class ActiveStream implements StreamCallbacks, DecoderFilterCall
     this.requestId = '';
     this.responseFlags = '';
     this.errCode = '';
-    this.downstreamRemoteAddress = peerAddress;
+    this.downstreamRemoteAddress = connection.directRemoteAddress;
     this.userAgent = head.headers.get('user-agent') ?? '';
     this.requestComplete = head.bodyless;
     this.responseStarted = false;
@@ -277,6 +283,20 @@ export abstract class ActiveStream implements StreamCallbacks, DecoderFilterCall
   }
 
   // DecoderFilterCallbacks
+
+  dynamicMetadata(namespace: string): Readonly<Record<string, unknown>> | undefined {
+    return this.#metadata?.get(namespace);
+  }
+
+  setDynamicMetadata(namespace: string, key: string, value: unknown): void {
+    this.#metadata ??= new Map();
+    let ns = this.#metadata.get(namespace);
+    if (ns === undefined) {
+      ns = {};
+      this.#metadata.set(namespace, ns);
+    }
+    ns[key] = value;
+  }
 
   continueDecoding(): void {
     const at = this.#stoppedAt;

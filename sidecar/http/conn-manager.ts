@@ -1,5 +1,6 @@
 // envoy.filters.network.http_connection_manager: picks the codec per connection (codec_type, AUTO by preface);
 // HttpConnection here is the HTTP/1.1 side (one H1Stream at a time), H2Connection (h2/) the HTTP/2 side.
+import { connectionInfo, type DownstreamConnectionInfo } from './connection-info.js';
 import type { Socket } from 'node:net';
 import type { ErrorCode } from '../../src/core/errors.js';
 import { sharedTimerWheel, WheelTimer, type TimerTarget, type TimerWheel } from '../../src/core/timer-wheel.js';
@@ -107,8 +108,7 @@ const COMBINE_MAX = 4 * 1024;
 class HttpConnection implements ConnectionHandler, H1StreamOwner, H1ParserHandler, TimerTarget {
   readonly shared: HcmShared;
   draining: boolean;
-  readonly peerAddress: string;
-  readonly scheme: string;
+  readonly connection: DownstreamConnectionInfo;
   readonly #socket: Socket;
   readonly #parser: H1Parser;
   readonly #wheel: TimerWheel;
@@ -141,9 +141,7 @@ class HttpConnection implements ConnectionHandler, H1StreamOwner, H1ParserHandle
   constructor(shared: HcmShared, limits: H1ParserLimits, wheel: TimerWheel, socket: Socket, h2: H2Codec | null) {
     this.shared = shared;
     this.draining = false;
-    const ra = socket.remoteAddress ?? '';
-    this.peerAddress = ra.startsWith('::ffff:') ? ra.slice(7) : ra;
-    this.scheme = (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+    this.connection = connectionInfo(socket);
     this.#socket = socket;
     this.#parser = new H1Parser(ParserKind.Request, this, limits);
     this.#wheel = wheel;
@@ -525,7 +523,7 @@ class HttpConnection implements ConnectionHandler, H1StreamOwner, H1ParserHandle
       requestId: '',
       responseFlags: reply.flag,
       errCode: reply.code,
-      downstreamRemoteAddress: this.peerAddress,
+      downstreamRemoteAddress: this.connection.directRemoteAddress,
       userAgent: '',
     });
     this.#closeGracefully();

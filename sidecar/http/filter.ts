@@ -4,6 +4,7 @@ import type { RouteConfigData } from '../../src/xds/resources/types.js';
 import type { RouteMatch } from '../contracts.js';
 import type { HeaderMap } from './header-map.js';
 import type { LocalReply } from './local-reply.js';
+import type { DownstreamConnectionInfo } from './connection-info.js';
 
 export const FilterStatus = { Continue: 0, StopIteration: 1 } as const;
 export type FilterStatus = (typeof FilterStatus)[keyof typeof FilterStatus];
@@ -32,6 +33,13 @@ export interface DecoderFilterCallbacks {
   readonly authority: string;
   /** The request is gRPC (content-type application/grpc*): local replies become trailers-only gRPC responses. */
   readonly isGrpc: boolean;
+  /** The downstream connection: addresses, TLS and the verified peer identity. */
+  readonly connection: DownstreamConnectionInfo;
+  /** The client address after x-forwarded-for trust rules (RBAC remote_ip); connection.directRemoteAddress is the socket's. */
+  readonly downstreamRemoteAddress: string;
+  /** Dynamic metadata one filter leaves for later ones (Envoy's: jwt_authn → rbac), by filter namespace. */
+  dynamicMetadata(namespace: string): Readonly<Record<string, unknown>> | undefined;
+  setDynamicMetadata(namespace: string, key: string, value: unknown): void;
   /** Resumes the filter chain after StopIteration. */
   continueDecoding(): void;
   /** Ends the stream with a generated response; for gRPC requests the status maps to grpc-status. */

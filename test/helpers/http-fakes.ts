@@ -1,5 +1,9 @@
 // Test fakes implementing the sidecar contracts (route table, RDS provider, clusters) for HTTP engine tests.
 import { Writable } from 'node:stream';
+import type { DownstreamConnectionInfo } from '../../sidecar/http/connection-info.js';
+import type { DecoderFilterCallbacks } from '../../sidecar/http/filter.js';
+import type { HeaderMap as FilterHeaderMap } from '../../sidecar/http/header-map.js';
+import type { LocalReply } from '../../sidecar/http/local-reply.js';
 import { pino } from 'pino';
 import { StatsStore } from '../../src/observability/stats.js';
 import { silentLogger, type Logger } from '../../src/observability/logger.js';
@@ -326,4 +330,60 @@ export function testContext(pools: Partial<UpstreamConnPools> = {}): TestContext
     connPools: { http1: pools.http1 ?? new H1ConnPools(clusters), http2: pools.http2 ?? new UnusedConnPool('HTTP/2') },
   };
   return { ctx, stats, clusters, routes, accessLines: lines };
+}
+
+/** Connection facts for filter tests: plaintext from 10.0.0.1 to port 8080 unless overridden (e.g. a TLS peer). */
+export function connInfo(over: Partial<DownstreamConnectionInfo> = {}): DownstreamConnectionInfo {
+  return {
+    directRemoteAddress: '10.0.0.1',
+    directRemotePort: 40000,
+    localAddress: '10.0.0.2',
+    localPort: 8080,
+    secure: false,
+    peerCertificateValidated: false,
+    peerPrincipal: '',
+    peerUriSans: [],
+    peerSubject: '',
+    peerCertSha256: '',
+    requestedServerName: '',
+    tlsVersion: '',
+    ...over,
+  };
+}
+
+/** Records what an HTTP filter asks of its stream (local replies, continues, flags, dynamic metadata). */
+export class FakeDecoderCallbacks implements DecoderFilterCallbacks {
+  route: RouteMatch | null = null;
+  method = 'GET';
+  path = '/';
+  authority = 'svc.local';
+  isGrpc = false;
+  connection: DownstreamConnectionInfo = connInfo();
+  downstreamRemoteAddress = '10.0.0.1';
+  continued = 0;
+  replies: { reply: LocalReply; headers: FilterHeaderMap | null }[] = [];
+  flags: string[] = [];
+  metadata = new Map<string, Record<string, unknown>>();
+  onContinue: (() => void) | null = null;
+  continueDecoding(): void {
+    this.continued++;
+    this.onContinue?.();
+  }
+  sendLocalReply(reply: LocalReply, headers: FilterHeaderMap | null): void {
+    this.replies.push({ reply, headers });
+  }
+  addResponseFlag(flag: string): void {
+    this.flags.push(flag);
+  }
+  dynamicMetadata(namespace: string): Readonly<Record<string, unknown>> | undefined {
+    return this.metadata.get(namespace);
+  }
+  setDynamicMetadata(namespace: string, key: string, value: unknown): void {
+    let ns = this.metadata.get(namespace);
+    if (ns === undefined) {
+      ns = {};
+      this.metadata.set(namespace, ns);
+    }
+    ns[key] = value;
+  }
 }

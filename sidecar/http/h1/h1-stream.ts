@@ -1,5 +1,6 @@
 // H1Stream: one request/response exchange on a downstream HTTP/1.1 connection (response framing and keep-alive).
 import type { Socket } from 'node:net';
+import type { DownstreamConnectionInfo } from '../connection-info.js';
 import { ActiveStream, appendList, stripRequestHopByHop, stripResponseHopByHop, type HcmShared } from '../active-stream.js';
 import type { HeaderMap } from '../header-map.js';
 import { LocalReplies, serializeLocalReply, type LocalReply } from '../local-reply.js';
@@ -13,8 +14,7 @@ import {
 export interface H1StreamOwner {
   readonly shared: HcmShared;
   readonly draining: boolean;
-  readonly peerAddress: string;
-  readonly scheme: string;
+  readonly connection: DownstreamConnectionInfo;
   write(data: Buffer | string, cork: boolean): boolean;
   readDisable(disable: boolean): void;
   onStreamDone(stream: H1Stream): void;
@@ -49,8 +49,7 @@ export class H1Stream extends ActiveStream {
         bodyless: msg.bodyless,
         expectContinue: msg.expectContinue,
       },
-      owner.peerAddress,
-      owner.scheme,
+      owner.connection,
     );
     this.#owner = owner;
     this.versionMinor = msg.versionMinor;

@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import { WheelTimer, type TimerTarget } from '../../../src/core/timer-wheel.js';
 import type { ConnectionHandler } from '../../contracts.js';
 import type { HcmShared } from '../active-stream.js';
+import { connectionInfo, type DownstreamConnectionInfo } from '../connection-info.js';
 import { H2Stream } from './h2-stream.js';
 
 /** Builds sessions for one filter chain (settings from the HCM's http2_protocol_options). */
@@ -71,8 +72,7 @@ export function createH2Codec(shared: HcmShared): H2Codec {
 /** One downstream HTTP/2 connection: its session, live streams, connection idle timeout and drain (GOAWAY). */
 export class H2Connection implements ConnectionHandler, TimerTarget {
   readonly shared: HcmShared;
-  readonly peerAddress: string;
-  readonly scheme: string;
+  readonly connection: DownstreamConnectionInfo;
   draining: boolean;
   readonly #session: http2.ServerHttp2Session;
   readonly #socket: Socket;
@@ -92,9 +92,7 @@ export class H2Connection implements ConnectionHandler, TimerTarget {
 
   constructor(shared: HcmShared, session: http2.ServerHttp2Session, socket: Socket, counted: boolean) {
     this.shared = shared;
-    const ra = socket.remoteAddress ?? '';
-    this.peerAddress = ra.startsWith('::ffff:') ? ra.slice(7) : ra;
-    this.scheme = (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+    this.connection = connectionInfo(socket);
     this.draining = false;
     this.#session = session;
     this.#socket = socket;
@@ -226,7 +224,7 @@ export class H2Connection implements ConnectionHandler, TimerTarget {
   #abuse(what: string, counter: { inc(): void }): void {
     counter.inc();
     const log = this.shared.ctx.logger;
-    log.warn({ err_code: 'TESSERA_ERR_HTTP2_PROTOCOL', peer: this.peerAddress, listener_stat_prefix: this.shared.config.statPrefix }, `HTTP/2 connection closed: ${what}`);
+    log.warn({ err_code: 'TESSERA_ERR_HTTP2_PROTOCOL', peer: this.connection.directRemoteAddress, listener_stat_prefix: this.shared.config.statPrefix }, `HTTP/2 connection closed: ${what}`);
     this.#session.destroy(new Error(what), http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
     this.#socket.destroy();
   }

@@ -61,8 +61,7 @@ export class H2Stream extends ActiveStream {
         bodyless: (flags & END_STREAM) !== 0 || stream.endAfterHeaders,
         expectContinue: (h.get('expect') ?? '').toLowerCase() === '100-continue',
       },
-      conn.peerAddress,
-      conn.scheme,
+      conn.connection,
     );
     this.#conn = conn;
     this.#stream = stream;

@@ -10,31 +10,11 @@ import { faultFilterFactory } from '../../../../../sidecar/filters/http/fault/co
 import { FaultShared, parseUnsigned, type FaultLocalReply } from '../../../../../sidecar/filters/http/fault/filter.js';
 import { FilterStatus, type DecoderFilterCallbacks, type HttpFilter } from '../../../../../sidecar/http/filter.js';
 import { HeaderMap } from '../../../../../sidecar/http/header-map.js';
-import type { LocalReply } from '../../../../../sidecar/http/local-reply.js';
 import { decoded } from '../../../src/xds/resources/fixtures.js';
+import { FakeDecoderCallbacks } from '../../../../helpers/http-fakes.js';
 
 /** Records what the fault filter asks of its stream. */
-class FakeCallbacks implements DecoderFilterCallbacks {
-  route: RouteMatch | null = null;
-  method = 'GET';
-  path = '/';
-  authority = 'svc.local';
-  isGrpc = false;
-  continued = 0;
-  replies: LocalReply[] = [];
-  flags: string[] = [];
-  onContinue: (() => void) | null = null;
-  continueDecoding(): void {
-    this.continued++;
-    this.onContinue?.();
-  }
-  sendLocalReply(reply: LocalReply, _headers: HeaderMap | null): void {
-    this.replies.push(reply);
-  }
-  addResponseFlag(flag: string): void {
-    this.flags.push(flag);
-  }
-}
+class FakeCallbacks extends FakeDecoderCallbacks {}
 
 function routedTo(cluster: string): RouteMatch {
   return { clusterName: cluster } as unknown as RouteMatch;
@@ -84,7 +64,7 @@ test('abort at 100 % sends the configured status as a local reply with flag FI',
   const { cb, f } = make();
   assert.equal(f.onRequestHeaders(headers(), true), FilterStatus.StopIteration);
   assert.equal(cb.replies.length, 1);
-  const r = cb.replies[0] as FaultLocalReply;
+  const r = cb.replies[0]?.reply as FaultLocalReply;
   assert.equal(r.status, 503);
   assert.equal(r.code, 'TESSERA_ERR_FAULT_INJECTED');
   assert.equal(r.body.toString(), 'fault filter abort');
@@ -103,8 +83,8 @@ test('replies are built once per status and reused across requests', () => {
   const b = make();
   a.f.onRequestHeaders(headers(), true);
   b.f.onRequestHeaders(headers(), true);
-  assert.equal(a.cb.replies[0], b.cb.replies[0]);
-  assert.ok(Object.isFrozen(a.cb.replies[0]));
+  assert.equal(a.cb.replies[0]?.reply, b.cb.replies[0]?.reply);
+  assert.ok(Object.isFrozen(a.cb.replies[0]?.reply));
 });
 
 test('percentage 0 never injects and continues', () => {
@@ -141,7 +121,7 @@ test('a grpc_status abort answers 200 carrying the gRPC status', () => {
   const cb = new FakeCallbacks();
   cb.isGrpc = true;
   make(cb).f.onRequestHeaders(headers(), true);
-  const r = cb.replies[0] as FaultLocalReply;
+  const r = cb.replies[0]?.reply as FaultLocalReply;
   assert.equal(r.status, 200);
   assert.equal(r.grpcStatus, 14);
   assert.equal(r.flag, 'FI');
@@ -152,7 +132,7 @@ test('header_abort: x-envoy-fault-abort-request decides the HTTP status; invalid
   const run = (h: Record<string, string>) => {
     const { cb, f } = make();
     const status = f.onRequestHeaders(headers(h), true);
-    return { status, reply: cb.replies[0] as FaultLocalReply | undefined };
+    return { status, reply: cb.replies[0]?.reply as FaultLocalReply | undefined };
   };
   assert.equal(run({}).status, FilterStatus.Continue);
   assert.equal(run({ 'x-envoy-fault-abort-request': '429' }).reply?.status, 429);
@@ -175,7 +155,7 @@ test('abort headers are ignored when the abort is a fixed status', () => {
   assert.equal(cb.replies.length, 0);
   const hit = setup(config({ abort: { httpStatus: 503 } })).make();
   hit.f.onRequestHeaders(headers({ 'x-envoy-fault-abort-request': '429' }), true);
-  assert.equal(hit.cb.replies[0]!.status, 503);
+  assert.equal(hit.cb.replies[0]!.reply.status, 503);
 });
 
 test('x-envoy-fault-abort-request-percentage is a numerator in the configured denominator, capped by the configured one', () => {
@@ -254,7 +234,7 @@ test('delay then abort: the abort is sent when the delay ends', async () => {
   assert.equal(f.onRequestHeaders(headers(), true), FilterStatus.StopIteration);
   assert.equal(cb.replies.length, 0, 'no abort before the delay ends');
   for (let i = 0; i < 100 && cb.replies.length === 0; i++) await sleep(10);
-  assert.equal(cb.replies[0]?.status, 504);
+  assert.equal(cb.replies[0]?.reply?.status, 504);
   assert.equal(cb.continued, 0);
   assert.deepEqual(cb.flags, ['DI']);
   assert.equal(stat('delays_injected'), 1);
@@ -332,7 +312,7 @@ test('upstream_cluster: only requests routed to that cluster get faults', () => 
   const cb = new FakeCallbacks();
   cb.route = routedTo('api');
   assert.equal(make(cb).f.onRequestHeaders(headers(), true), FilterStatus.StopIteration);
-  assert.equal(cb.replies[0]!.status, 503);
+  assert.equal(cb.replies[0]!.reply.status, 503);
 });
 
 test('headers: every matcher must match (pseudo-headers come from the callbacks)', () => {
