@@ -2,7 +2,7 @@
 // addresses, and for TLS the verified peer certificate's identity (SPIFFE ID), SNI and version.
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { uriSans } from '../../src/tls/x509.js';
+import { uriSans } from '../../src/tls/spiffe.js';
 
 export interface DownstreamConnectionInfo {
   /** The socket peer's address (before any x-forwarded-for rules). */

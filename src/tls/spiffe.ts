@@ -46,3 +46,14 @@ export function isValidTrustDomain(td: string): boolean {
 export function isValidSegment(s: string): boolean {
   return s !== '.' && s !== '..' && SEGMENT.test(s);
 }
+
+/** URI entries of node's subjectAltName string ("URI:spiffe://…, DNS:…"); quoted entries are unquoted. */
+export function uriSans(subjectAltName: string | undefined): string[] {
+  if (subjectAltName === undefined || subjectAltName === '') return [];
+  const out: string[] = [];
+  for (const m of subjectAltName.matchAll(/URI:("(?:[^"\\]|\\.)*"|[^,]*)/g)) {
+    const v = m[1]!;
+    out.push(v.startsWith('"') ? (JSON.parse(v) as string) : v);
+  }
+  return out;
+}

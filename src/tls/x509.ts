@@ -5,6 +5,7 @@ import { X509Certificate as NodeX509, createPrivateKey, randomBytes, webcrypto }
 // @peculiar/x509 resolves its ASN.1 schemas through tsyringe, which needs the Reflect metadata API first.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
+import { uriSans } from './spiffe.js';
 
 x509.cryptoProvider.set(webcrypto as never);
 
@@ -171,15 +172,4 @@ export function certInfo(pem: string): CertInfo {
     fingerprint256: c.fingerprint256,
     serialNumber: c.serialNumber,
   };
-}
-
-/** URI entries of node's subjectAltName string ("URI:spiffe://…, DNS:…"); quoted entries are unquoted. */
-export function uriSans(subjectAltName: string | undefined): string[] {
-  if (subjectAltName === undefined || subjectAltName === '') return [];
-  const out: string[] = [];
-  for (const m of subjectAltName.matchAll(/URI:("(?:[^"\\]|\\.)*"|[^,]*)/g)) {
-    const v = m[1]!;
-    out.push(v.startsWith('"') ? (JSON.parse(v) as string) : v);
-  }
-  return out;
 }

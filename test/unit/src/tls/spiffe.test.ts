@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatSpiffeId, parseSpiffeId, workloadSpiffeId } from '../../../../src/tls/spiffe.js';
-import { uriSans } from '../../../../src/tls/x509.js';
+import { formatSpiffeId, parseSpiffeId, uriSans, workloadSpiffeId } from '../../../../src/tls/spiffe.js';
 
 describe('SPIFFE IDs', () => {
   it('parses valid IDs and round-trips them', () => {
