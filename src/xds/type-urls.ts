@@ -12,6 +12,14 @@ export const TypeUrl = {
   HttpFault: `${P}envoy.extensions.filters.http.fault.v3.HTTPFault`,
   HttpProtocolOptions: `${P}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,
   PreviousHostsPredicate: `${P}envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate`,
+  DownstreamTlsContext: `${P}envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext`,
+  UpstreamTlsContext: `${P}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`,
+  TlsInspector: `${P}envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector`,
+  HttpRbac: `${P}envoy.extensions.filters.http.rbac.v3.RBAC`,
+  HttpRbacPerRoute: `${P}envoy.extensions.filters.http.rbac.v3.RBACPerRoute`,
+  NetworkRbac: `${P}envoy.extensions.filters.network.rbac.v3.RBAC`,
+  JwtAuthn: `${P}envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication`,
+  JwtAuthnPerRoute: `${P}envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig`,
 } as const;
 export type ResourceTypeUrl =
   | typeof TypeUrl.Listener
