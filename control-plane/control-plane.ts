@@ -6,6 +6,7 @@ import { startControlPlaneAdmin, type AdminHandle } from './admin/admin-server.j
 import { compileNode, nodeIds } from './compile/index.js';
 import type { World } from './model/index.js';
 import { SnapshotCache } from './snapshot/snapshot-cache.js';
+import { MeshSecurity, type MeshSecurityOptions } from './ca/mesh-security.js';
 import { XdsServer } from './server/xds-server.js';
 import { FileSource } from './sources/file-source.js';
 
@@ -18,13 +19,16 @@ export interface ControlPlaneOptions {
   readonly xdsPort: number;
   readonly adminPort: number | null;
   readonly logger: Logger;
+  /** Zero trust: run the CA, serve xDS over TLS and require bootstrap tokens (docs/security.md). */
+  readonly security?: Omit<MeshSecurityOptions, 'logger'> | undefined;
 }
 
 export class ControlPlane {
   readonly stats = new StatsStore();
   readonly cache = new SnapshotCache();
   readonly #opts: ControlPlaneOptions;
-  readonly #server: XdsServer;
+  #server: XdsServer | null = null;
+  #security: MeshSecurity | null = null;
   readonly #source: FileSource;
   #admin: AdminHandle | null = null;
   #world: World | null = null;
@@ -36,7 +40,6 @@ export class ControlPlane {
 
   constructor(opts: ControlPlaneOptions) {
     this.#opts = opts;
-    this.#server = new XdsServer({ cache: this.cache, logger: opts.logger, stats: this.stats });
     this.#source = new FileSource(opts.configPath, {
       onWorld: (world: World) => this.#publish(world),
       onInvalid: (errors: string[]) => this.#reject(errors),
@@ -52,6 +55,9 @@ export class ControlPlane {
     const first = await this.#source.start();
     if (!first.ok) throw new ConfigError(first.errors);
     this.#publish(first.value);
+    const sec = this.#opts.security;
+    if (sec !== undefined) this.#security = await MeshSecurity.start({ ...sec, logger: this.#opts.logger });
+    this.#server = new XdsServer({ cache: this.cache, logger: this.#opts.logger, stats: this.stats, security: this.#security ?? undefined });
     this.xdsPort = await this.#server.listen(this.#opts.host, this.#opts.xdsPort);
     if (this.#opts.adminPort !== null) {
       this.#admin = await startControlPlaneAdmin({
@@ -77,7 +83,12 @@ export class ControlPlane {
   async close(): Promise<void> {
     this.#source.close();
     await this.#admin?.close();
-    await this.#server.close();
+    await this.#server?.close();
+  }
+
+  /** The CA and token key (zero-trust mode), null otherwise. */
+  get security(): MeshSecurity | null {
+    return this.#security;
   }
 
   #publish(world: World): void {

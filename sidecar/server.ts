@@ -1,4 +1,5 @@
 // Sidecar: one proxy process — owns the cluster manager, route provider, listener manager, ADS client and admin.
+import type { WorkloadIdentity } from './identity/workload-identity.js';
 import type { BootstrapConfig } from '../src/config/bootstrap.js';
 import { TesseraError } from '../src/core/errors.js';
 import { closeAccessLogger, createAccessLogger, silentLogger, type Logger } from '../src/observability/logger.js';
@@ -33,6 +34,7 @@ export class Sidecar implements XdsSink {
   readonly ctx: SidecarContext;
   readonly #opts: SidecarOptions;
   #ads: AdsClient | null = null;
+  #identity: WorkloadIdentity | null = null;
   #admin: SidecarAdminHandle | null = null;
   #ready = false;
   #draining = false;
@@ -84,6 +86,11 @@ export class Sidecar implements XdsSink {
     return this.#ads;
   }
 
+  /** The workload identity (zero-trust mode), null otherwise. */
+  get identity(): WorkloadIdentity | null {
+    return this.#identity;
+  }
+
   /** Applies static resources, opens the admin port, connects to the control plane; resolves once config is applied. */
   async start(opts: { waitForXds: boolean } = { waitForXds: true }): Promise<void> {
     const b = this.#opts.bootstrap;
@@ -97,6 +104,25 @@ export class Sidecar implements XdsSink {
     if (b.admin) {
       this.#admin = await startSidecarAdmin({ address: b.admin, sidecar: this });
     }
+    if (b.ads && b.ads.tls !== null && b.ads.initialMetadata.some((m) => m.key === 'authorization')) {
+      // Zero-trust mode (TLS to the control plane and a bootstrap token): this sidecar gets a workload SVID.
+      const { WorkloadIdentity } = await import('./identity/workload-identity.js');
+      this.#identity = new WorkloadIdentity({ ads: b.ads, logger: this.#opts.logger, stats: this.stats });
+      const first = this.#identity.start();
+      first.catch(() => {});
+      if (opts.waitForXds) {
+        // Like initial_fetch_timeout: without a certificate by then, serve what needs none and keep asking.
+        let t: NodeJS.Timeout | undefined;
+        const late = new Promise<void>((resolve) => {
+          t = setTimeout(() => {
+            this.#opts.logger.warn({ err_code: 'TESSERA_ERR_IDENTITY_UNAVAILABLE' }, 'no workload certificate after 15 s; starting without one');
+            resolve();
+          }, 15_000);
+        });
+        await Promise.race([first.catch(() => {}), late]);
+        clearTimeout(t);
+      }
+    }
     if (b.ads) {
       // Loaded only when the bootstrap has ADS: grpc-js costs ~4.5 MB a static-only proxy does not need.
       const { AdsClient } = await import('./xds/ads-client.js');
@@ -104,6 +130,8 @@ export class Sidecar implements XdsSink {
         node: b.node,
         server: b.ads.server,
         apiType: b.ads.apiType,
+        tls: b.ads.tls,
+        initialMetadata: b.ads.initialMetadata,
         sink: this,
         logger: this.#opts.logger,
         stats: this.stats,
@@ -141,6 +169,7 @@ export class Sidecar implements XdsSink {
     this.ctx.connPools.http2.closeAll();
     this.clusters.close();
     this.#ads?.stop();
+    this.#identity?.stop();
     await this.#admin?.close();
     await closeAccessLogger(this.ctx.accessLogger);
     this.#opts.logger.info({ node_id: this.ctx.nodeId }, 'sidecar drained and stopped');

@@ -1,5 +1,5 @@
 // Lifecycle shared by SotW and delta ADS streams: call events, node identification, watches, push scheduling, status, ACK/NACK records.
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import type { NodeMessage, RpcStatus } from '../../src/xds/ads-service.js';
 import { type ProxyStatus, type StreamContext, type XdsMode, type XdsStream, orderTypeUrls } from './stream-context.js';
 
@@ -40,6 +40,8 @@ export abstract class XdsStreamBase<Req extends XdsRequest, Res, W extends XdsWa
   readonly #mode: XdsMode;
   readonly #connectedAt = new Date().toISOString();
   #nodeId: string | null = null;
+  /** The node id the stream's bootstrap token names; null when the server does not authenticate. */
+  #expectedNodeId: string | null = null;
   #unwatch: (() => void) | null = null;
   #pushScheduled: NodeJS.Immediate | null = null;
   #closed = false;
@@ -103,6 +105,11 @@ export abstract class XdsStreamBase<Req extends XdsRequest, Res, W extends XdsWa
     };
   }
 
+  /** Only `nodeId` may use this stream (set before the first request when the server authenticates tokens). */
+  expectNode(nodeId: string): void {
+    this.#expectedNodeId = nodeId;
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#release();
@@ -150,7 +157,17 @@ export abstract class XdsStreamBase<Req extends XdsRequest, Res, W extends XdsWa
   #receive(req: Req): void {
     if (this.#closed) return;
     if (this.#nodeId === null) {
-      this.#nodeId = req.node?.id ?? '';
+      const claimed = req.node?.id ?? '';
+      if (this.#expectedNodeId !== null && claimed !== this.#expectedNodeId) {
+        this.ctx.logger.warn(
+          { err_code: 'TESSERA_ERR_XDS_PERMISSION_DENIED', node_id: claimed, token_node_id: this.#expectedNodeId, stream_id: this.id },
+          'xDS stream refused: the node id is not the one its bootstrap token names',
+        );
+        this.#release();
+        this.call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: `node "${claimed}" is not the node the bootstrap token names` });
+        return;
+      }
+      this.#nodeId = claimed;
       this.#unwatch = this.ctx.watcher.onChange(this.#nodeId, this.#onChange);
       this.ctx.logger.info({ node_id: this.#nodeId, stream_id: this.id, mode: this.#mode }, 'xDS stream opened');
     }

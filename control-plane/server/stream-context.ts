@@ -70,6 +70,8 @@ export interface XdsStats {
   readonly ackTotal: Counter;
   readonly nackTotal: Counter;
   readonly staleNonceTotal: Counter;
+  /** Streams refused for a missing or invalid bootstrap token. */
+  readonly rejectedStreams: Counter;
 }
 
 export function resolveXdsStats(stats: StatsStore): XdsStats {
@@ -79,6 +81,7 @@ export function resolveXdsStats(stats: StatsStore): XdsStats {
     ackTotal: stats.counter('xds.ack_total'),
     nackTotal: stats.counter('xds.nack_total'),
     staleNonceTotal: stats.counter('xds.stale_nonce_total'),
+    rejectedStreams: stats.counter('xds.unauthenticated_stream_total'),
   };
 }
 

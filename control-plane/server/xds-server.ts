@@ -25,6 +25,15 @@ export interface XdsServerOptions {
   readonly nackHistory?: number;
   /** How long close() waits for streams to finish before forcing the server down (default 2000 ms). */
   readonly shutdownGraceMs?: number;
+  /** Zero-trust mode: TLS on the port, a bootstrap token on every stream, and more services (the CA). */
+  readonly security?: XdsServerSecurity | undefined;
+}
+
+export interface XdsServerSecurity {
+  serverCredentials(): grpc.ServerCredentials;
+  /** Resolves with the node id the call's token names; rejects when the token is missing or invalid. */
+  authenticate(md: grpc.Metadata): Promise<{ readonly nodeId: string }>;
+  service(): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation };
 }
 
 /** Owns the gRPC server and every open ADS stream (SotW and delta). */
@@ -40,6 +49,7 @@ export class XdsServer {
   #streamSeq = 0;
   #listening = false;
   #closing: Promise<void> | null = null;
+  readonly #security: XdsServerSecurity | null;
 
   constructor(opts: XdsServerOptions) {
     this.#logger = opts.logger;
@@ -55,24 +65,52 @@ export class XdsServer {
         if (this.#streams.delete(s.id)) this.#stats.connectedProxies.dec();
       },
     };
+    this.#security = opts.security ?? null;
     this.#server = new grpc.Server();
     this.#server.addService(adsServiceDefinition(), {
-      StreamAggregatedResources: (call: SotwCall) => this.#accept(new SotwStream(++this.#streamSeq, call, this.#ctx)),
-      DeltaAggregatedResources: (call: DeltaCall) => this.#accept(new DeltaStream(++this.#streamSeq, call, this.#ctx)),
+      StreamAggregatedResources: (call: SotwCall) => this.#open(call, () => new SotwStream(++this.#streamSeq, call, this.#ctx)),
+      DeltaAggregatedResources: (call: DeltaCall) => this.#open(call, () => new DeltaStream(++this.#streamSeq, call, this.#ctx)),
     });
+    if (this.#security !== null) {
+      const ca = this.#security.service();
+      this.#server.addService(ca.definition, ca.implementation);
+    }
+  }
+
+  /** Opens a stream; in zero-trust mode only after its token checked out, bound to the token's node. */
+  #open(call: SotwCall | DeltaCall, make: () => SotwStream | DeltaStream): void {
+    const sec = this.#security;
+    if (sec === null) {
+      this.#accept(make());
+      return;
+    }
+    sec.authenticate(call.metadata).then(
+      (claims) => {
+        if (call.cancelled) return;
+        const s = make();
+        s.expectNode(claims.nodeId);
+        this.#accept(s);
+      },
+      (e: Error) => {
+        this.#stats.rejectedStreams.inc();
+        this.#logger.warn({ err_code: 'TESSERA_ERR_XDS_UNAUTHENTICATED', peer: call.getPeer() }, `xDS stream refused: ${e.message}`);
+        call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: e.message });
+      },
+    );
   }
 
   /** Binds `host:port` (port 0 picks one) and resolves with the bound port. */
   listen(host: string, port: number): Promise<number> {
     const addr = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
     return new Promise((resolve, reject) => {
-      this.#server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (e, bound) => {
+      const creds = this.#security?.serverCredentials() ?? grpc.ServerCredentials.createInsecure();
+      this.#server.bindAsync(addr, creds, (e, bound) => {
         if (e) {
           reject(e);
           return;
         }
         this.#listening = true;
-        this.#logger.info({ address: host, port: bound }, 'xDS server listening');
+        this.#logger.info({ address: host, port: bound, tls: this.#security !== null }, 'xDS server listening');
         resolve(bound);
       });
     });

@@ -1,4 +1,4 @@
-// The sidecar's admin HTTP API (Envoy's paths): /ready, /config_dump, /clusters, /stats. Not on the data path.
+// The sidecar's admin HTTP API (Envoy's paths): /ready, /config_dump, /clusters, /stats, /certs. Not on the data path.
 import http from 'node:http';
 import { listenHttp, type ListeningHttp } from '../../src/core/net-util.js';
 import type { SocketAddress } from '../../src/xds/resources/types.js';
@@ -24,6 +24,26 @@ export function configDump(sidecar: Sidecar): Record<string, unknown> {
     xds: sidecar.ads ? sidecar.ads.snapshot() : null,
     listeners: sidecar.listeners.listeners(),
     clusters: sidecar.clusters.all().map((c) => ({ name: c.name, type: c.config.type, raw: c.config.raw })),
+  };
+}
+
+/** Envoy's /certs, for the workload identity: certificates with serials, SANs and expiry; never the key. */
+export function certsView(sidecar: Sidecar): Record<string, unknown> {
+  const m = sidecar.identity?.current ?? null;
+  if (m === null) return { certificates: [] };
+  const now = Date.now();
+  return {
+    certificates: [
+      {
+        secret_name: 'default',
+        spiffe_id: m.spiffeId,
+        valid_from: new Date(m.notBefore).toISOString(),
+        expiration_time: new Date(m.notAfter).toISOString(),
+        seconds_until_expiration: Math.floor((m.notAfter - now) / 1000),
+        cert_chain_pem: m.certChainPem,
+      },
+      { secret_name: 'ROOTCA', trust_bundle_pem: m.trustBundlePem },
+    ],
   };
 }
 
@@ -96,8 +116,11 @@ export async function startSidecarAdmin(opts: { address: SocketAddress; sidecar:
         else send(res, 200, 'text/plain', `${entries.map(([k, v]) => `${k}: ${v}`).join('\n')}\n`);
         return;
       }
+      case '/certs':
+        json(res, certsView(sidecar));
+        return;
       case '/':
-        send(res, 200, 'text/plain', 'tessera sidecar admin: /ready /config_dump /clusters[?format=json] /stats[?format=json&filter=]\n');
+        send(res, 200, 'text/plain', 'tessera sidecar admin: /ready /config_dump /clusters[?format=json] /stats[?format=json&filter=] /certs\n');
         return;
       default:
         send(res, 404, 'text/plain', `no admin endpoint ${url.pathname}\n`);

@@ -1,5 +1,7 @@
 // The sidecar's ADS client: one stream (SotW or delta) to the control plane, subscriptions that follow CDS/LDS,
 // validation of every resource, apply-valid/keep-last-good, ACK/NACK, and reconnection with jittered backoff.
+import type { AdsBootstrap } from '../../src/config/bootstrap.js';
+import { controlPlaneCredentials, controlPlaneMetadata, controlPlaneTarget } from './control-plane-channel.js';
 import { isDeepStrictEqual } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import type { NodeConfig } from '../../src/config/bootstrap.js';
@@ -23,6 +25,9 @@ export interface AdsClientOptions {
   readonly node: NodeConfig;
   readonly server: SocketAddress;
   readonly apiType: 'GRPC' | 'DELTA_GRPC';
+  /** TLS to the control plane (null: plaintext) and metadata for every stream (the bootstrap token). */
+  readonly tls?: AdsBootstrap['tls'];
+  readonly initialMetadata?: AdsBootstrap['initialMetadata'];
   readonly sink: XdsSink;
   readonly logger: Logger;
   readonly stats: StatsStore;
@@ -121,10 +126,8 @@ export class AdsClient {
 
   start(): void {
     if (this.#client || this.#stopped) return;
-    const { address, port } = this.#opts.server;
-    const host = address.includes(':') ? `[${address}]` : address;
     const Ctor = grpc.makeGenericClientConstructor(adsServiceDefinition(), 'AggregatedDiscoveryService');
-    this.#client = new Ctor(`${host}:${port}`, grpc.credentials.createInsecure(), {
+    this.#client = new Ctor(controlPlaneTarget(this.#opts), controlPlaneCredentials({ tls: this.#opts.tls ?? null }), {
       'grpc.initial_reconnect_backoff_ms': this.#baseMs,
       'grpc.max_reconnect_backoff_ms': this.#maxMs,
     });
@@ -176,8 +179,9 @@ export class AdsClient {
 
   #connect(): void {
     if (this.#stopped || !this.#client) return;
-    const c = this.#client as unknown as Record<string, () => AnyStream>;
-    const stream = this.#delta ? c.DeltaAggregatedResources!() : c.StreamAggregatedResources!();
+    const c = this.#client as unknown as Record<string, (md: grpc.Metadata) => AnyStream>;
+    const md = controlPlaneMetadata({ initialMetadata: this.#opts.initialMetadata ?? [] });
+    const stream = this.#delta ? c.DeltaAggregatedResources!(md) : c.StreamAggregatedResources!(md);
     this.#stream = stream;
     let gotResponse = false;
     stream.on('data', (res: DiscoveryResponse | DeltaDiscoveryResponse) => {

@@ -31,6 +31,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'check a mesh config file and print every error (file:line:col: field: message)',
     run: async (argv) => (await import('./validate-command.js')).validateCommand(argv),
   },
+  token: {
+    summary: 'print a bootstrap token binding a node id to a workload identity (zero-trust mode)',
+    run: async (argv) => (await import('./token-command.js')).tokenCommand(argv),
+  },
 };
 
 export function usage(): string {

@@ -1,4 +1,5 @@
 // `tessera sidecar --bootstrap file` (or --node-id/--xds): runs one proxy; SIGTERM drains and exits 0.
+import { readFile } from 'node:fs/promises';
 import { bootstrapFromFlags, loadBootstrap, type BootstrapConfig } from '../config/bootstrap.js';
 import { ConfigError, UsageError } from '../core/errors.js';
 import { createLogger } from '../observability/logger.js';
@@ -22,6 +23,9 @@ const SPEC: CommandSpec = {
     'access-log': { type: 'string', help: 'access log file, or "off" (default: stdout)' },
     'drain-timeout': { type: 'string', help: 'drain time on SIGTERM and listener removal, ms', default: '5000' },
     'no-wait': { type: 'boolean', help: 'report ready before the control plane answered', default: false },
+    'token-file': { type: 'string', help: 'bootstrap token (from `tessera token`) sent to the control plane (with --node-id)' },
+    'xds-ca': { type: 'string', help: 'PEM root(s) the control plane certificate must chain to: xDS over TLS (with --node-id)' },
+    'xds-san': { type: 'string', help: 'SPIFFE ID the control plane certificate must carry (with --xds-ca)' },
   },
 };
 
@@ -36,7 +40,16 @@ async function resolveBootstrap(values: Record<string, string | boolean | undefi
     throw new UsageError(`either --bootstrap, or both --node-id and --xds are required\n\n${helpText(SPEC)}`);
   }
   const xds = parseHostPort(values.xds, 'xds');
+  const token = typeof values['token-file'] === 'string' ? (await readFile(values['token-file'], 'utf8')).trim() : undefined;
+  let xdsTls: { trustedCaPem: string; sanUris: string[] } | undefined;
+  if (typeof values['xds-ca'] === 'string') {
+    const pem = await readFile(values['xds-ca'], 'utf8');
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`--xds-ca ${values['xds-ca']}: no PEM certificate`);
+    xdsTls = { trustedCaPem: pem, sanUris: typeof values['xds-san'] === 'string' ? [values['xds-san']] : [] };
+  } else if (values['xds-san'] !== undefined) throw new UsageError('--xds-san needs --xds-ca');
   return bootstrapFromFlags({
+    token,
+    xdsTls,
     nodeId: values['node-id'],
     cluster: typeof values['node-cluster'] === 'string' ? values['node-cluster'] : undefined,
     xds: `${xds.address}:${xds.port}`,

@@ -22,10 +22,28 @@ export interface NodeConfig {
 export interface BootstrapConfig {
   readonly node: NodeConfig;
   readonly admin: SocketAddress | null;
-  readonly ads: { readonly apiType: 'GRPC' | 'DELTA_GRPC'; readonly server: SocketAddress } | null;
+  readonly ads: AdsBootstrap | null;
   readonly staticListeners: readonly ListenerConfig[];
   /** Data-plane static clusters; the cluster named by ads_config is not among them. */
   readonly staticClusters: readonly ClusterConfig[];
+}
+
+/** How the sidecar reaches its control plane. */
+export interface AdsBootstrap {
+  readonly apiType: 'GRPC' | 'DELTA_GRPC';
+  readonly server: SocketAddress;
+  /** grpc_services[0].initial_metadata: sent on every call (the bootstrap token: authorization: Bearer …). */
+  readonly initialMetadata: readonly { readonly key: string; readonly value: string }[];
+  /** The xDS cluster's UpstreamTlsContext: TLS to the control plane, its certificate checked against these. */
+  readonly tls: XdsTls | null;
+}
+
+export interface XdsTls {
+  /** validation_context.trusted_ca: PEM roots (a filename is read by loadBootstrap). */
+  readonly trustedCaPem: string;
+  readonly trustedCaFile: string | null;
+  /** match_typed_subject_alt_names URI exact values; the server certificate must carry one of them. */
+  readonly sanUris: readonly string[];
 }
 
 type Json = Record<string, unknown>;
@@ -303,8 +321,8 @@ export function parseBootstrap(text: string, fileName: string): Result<Bootstrap
     if (names.has(name)) ctx.add(joinPath(c.norm, 'name'), `duplicate cluster "${name}"`);
     names.add(name);
     if (adsClusterName && name === adsClusterName.name) {
-      const server = parseXdsCluster(c, ctx);
-      if (server) ads = { apiType: adsClusterName.apiType, server };
+      const x = parseXdsCluster(c, ctx);
+      if (x) ads = { apiType: adsClusterName.apiType, server: x.server, initialMetadata: adsClusterName.initialMetadata, tls: x.tls };
       return;
     }
     const decoded = roundTrip(TypeUrl.Cluster, c.value, c.raw, c.norm, ctx);
@@ -394,7 +412,7 @@ function parseAdmin(e: Entry | undefined, ctx: Ctx): SocketAddress | null {
   return socketAddressJson(f.get('address'), ctx, joinPath(e.norm, 'address'));
 }
 
-function parseDynamic(e: Entry, ctx: Ctx): { name: string; apiType: 'GRPC' | 'DELTA_GRPC'; at: string } | null {
+function parseDynamic(e: Entry, ctx: Ctx): { name: string; apiType: 'GRPC' | 'DELTA_GRPC'; at: string; initialMetadata: { key: string; value: string }[] } | null {
   const f = ctx.fields(e.value, e.raw, e.norm, ['ads_config', 'lds_config', 'cds_config'], [], ['lds_resources_locator', 'cds_resources_locator']);
   for (const k of ['lds_config', 'cds_config']) {
     const c = f.get(k);
@@ -425,7 +443,14 @@ function parseDynamic(e: Entry, ctx: Ctx): { name: string; apiType: 'GRPC' | 'DE
     ctx.add(joinPath(a.norm, 'grpc_services'), 'exactly one grpc service is required');
     return null;
   }
-  const g = ctx.fields(gs[0]!.value, gs[0]!.raw, gs[0]!.norm, ['envoy_grpc'], ['timeout'], ['google_grpc', 'initial_metadata', 'retry_policy']);
+  const g = ctx.fields(gs[0]!.value, gs[0]!.raw, gs[0]!.norm, ['envoy_grpc', 'initial_metadata'], ['timeout'], ['google_grpc', 'retry_policy']);
+  const initialMetadata: { key: string; value: string }[] = [];
+  for (const m of asList(g.get('initial_metadata'), ctx)) {
+    const mf = ctx.fields(m.value, m.raw, m.norm, ['key', 'value'], [], ['raw_value']);
+    const key = str(mf.get('key')?.value).toLowerCase();
+    if (!/^[a-z0-9_.-]+$/.test(key) || key.endsWith('-bin')) ctx.add(joinPath(m.norm, 'key'), 'a gRPC ASCII metadata key is required');
+    else initialMetadata.push({ key, value: str(mf.get('value')?.value) });
+  }
   const eg = g.get('envoy_grpc');
   if (!eg) {
     ctx.add(gs[0]!.norm, 'envoy_grpc: required');
@@ -434,14 +459,14 @@ function parseDynamic(e: Entry, ctx: Ctx): { name: string; apiType: 'GRPC' | 'DE
   const ef = ctx.fields(eg.value, eg.raw, eg.norm, ['cluster_name'], ['authority'], ['retry_policy', 'max_receive_message_length', 'skip_envoy_headers']);
   const name = str(ef.get('cluster_name')?.value);
   if (name === '') ctx.add(joinPath(eg.norm, 'cluster_name'), 'required');
-  return { name, apiType: apiType === 'DELTA_GRPC' ? 'DELTA_GRPC' : 'GRPC', at: joinPath(eg.norm, 'cluster_name') };
+  return { name, apiType: apiType === 'DELTA_GRPC' ? 'DELTA_GRPC' : 'GRPC', at: joinPath(eg.norm, 'cluster_name'), initialMetadata };
 }
 
 const XDS_CLUSTER_TYPES = new Set([undefined, 'STATIC', 'STRICT_DNS', 'LOGICAL_DNS']);
 const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 
-/** The ADS server's cluster: its first endpoint's address (grpc-js resolves a hostname itself). */
-function parseXdsCluster(c: Entry, ctx: Ctx): SocketAddress | null {
+/** The ADS server's cluster: its first endpoint's address (grpc-js resolves a hostname itself) and its TLS. */
+function parseXdsCluster(c: Entry, ctx: Ctx): { server: SocketAddress; tls: XdsTls | null } | null {
   if (!isJson(c.value)) {
     ctx.add(c.norm, 'expected an object');
     return null;
@@ -468,7 +493,47 @@ function parseXdsCluster(c: Entry, ctx: Ctx): SocketAddress | null {
     ctx.add(joinPath(c.norm, 'load_assignment'), 'the xDS cluster needs one endpoint with a socket_address and port_value');
     return null;
   }
-  return { address: str(sa.address), port: sa.port_value };
+  return { server: { address: str(sa.address), port: sa.port_value }, tls: xdsTls(decoded.transport_socket as Json | undefined, joinPath(c.norm, 'transport_socket'), ctx) };
+}
+
+const TLS_SOCKET = 'envoy.transport_sockets.tls';
+
+/** The xDS cluster's transport_socket: envoy.transport_sockets.tls with an UpstreamTlsContext that checks the server. */
+function xdsTls(ts: Json | undefined, at: string, ctx: Ctx): XdsTls | null {
+  if (ts === undefined) return null;
+  const tc = ts.typed_config as Json | undefined;
+  const type = str(tc?.['@type']);
+  if (type !== TypeUrl.UpstreamTlsContext) {
+    ctx.add(joinPath(at, 'typed_config'), `the xDS cluster's transport socket must be ${TLS_SOCKET} with an UpstreamTlsContext`);
+    return null;
+  }
+  for (const k of Object.keys(tc!)) {
+    if (k !== '@type' && k !== 'common_tls_context' && k !== 'sni') ctx.add(joinPath(joinPath(at, 'typed_config'), k), `${NOT_SUPPORTED} on the xDS cluster`);
+  }
+  const common = (tc!.common_tls_context ?? {}) as Json;
+  for (const k of Object.keys(common)) {
+    if (k !== 'validation_context' && k !== 'tls_params') ctx.add(joinPath(at, `typed_config.common_tls_context.${k}`), `${NOT_SUPPORTED} on the xDS cluster (clients authenticate with a bootstrap token)`);
+  }
+  const vc = (common.validation_context ?? {}) as Json;
+  const vp = joinPath(at, 'typed_config.common_tls_context.validation_context');
+  for (const k of Object.keys(vc)) {
+    if (k !== 'trusted_ca' && k !== 'match_typed_subject_alt_names') ctx.add(joinPath(vp, k), `${NOT_SUPPORTED} on the xDS cluster`);
+  }
+  const ca = (vc.trusted_ca ?? {}) as Json;
+  const file = str(ca.filename);
+  const inline = str(ca.inline_string);
+  if (file === '' && inline === '') {
+    ctx.add(joinPath(vp, 'trusted_ca'), 'required: filename or inline_string with the mesh root certificate(s)');
+    return null;
+  }
+  const sanUris: string[] = [];
+  ((vc.match_typed_subject_alt_names ?? []) as Json[]).forEach((m, i) => {
+    const matcher = (m.matcher ?? {}) as Json;
+    if (m.san_type !== 'URI' || typeof matcher.exact !== 'string') {
+      ctx.add(joinPath(vp, `match_typed_subject_alt_names[${i}]`), 'only san_type URI with an exact matcher is supported on the xDS cluster');
+    } else sanUris.push(matcher.exact);
+  });
+  return { trustedCaPem: inline, trustedCaFile: file === '' ? null : file, sanUris };
 }
 
 export async function loadBootstrap(path: string): Promise<Result<BootstrapConfig>> {
@@ -478,7 +543,19 @@ export async function loadBootstrap(path: string): Promise<Result<BootstrapConfi
   } catch (e) {
     return err(`${path}: ${(e as Error).message}`);
   }
-  return parseBootstrap(text, path);
+  const r = parseBootstrap(text, path);
+  const tls = r.ok ? r.value.ads?.tls : null;
+  if (!r.ok || !tls || tls.trustedCaFile === null) return r;
+  // The control plane's root comes from a file (distributed like Istio's root-cert configmap): read it now.
+  let pem: string;
+  try {
+    pem = await readFile(tls.trustedCaFile, 'utf8');
+  } catch (e) {
+    return err(`${path}: xDS cluster trusted_ca: ${(e as Error).message}`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) return err(`${path}: xDS cluster trusted_ca: ${tls.trustedCaFile} holds no PEM certificate`);
+  const ads = { ...r.value.ads!, tls: { ...tls, trustedCaPem: pem } };
+  return ok(deepFreeze({ ...r.value, ads }));
 }
 
 export interface BootstrapFlags {
@@ -489,6 +566,10 @@ export interface BootstrapFlags {
   /** Admin port on 127.0.0.1 (0 = any free port); no admin when undefined. */
   readonly adminPort?: number | undefined;
   readonly delta?: boolean | undefined;
+  /** Bootstrap token sent as `authorization: Bearer …` on xDS and CA calls. */
+  readonly token?: string | undefined;
+  /** TLS to the control plane: its root(s), and the URI SANs its certificate may carry. */
+  readonly xdsTls?: { readonly trustedCaPem: string; readonly sanUris: readonly string[] } | undefined;
 }
 
 /** A bootstrap from command-line flags; throws on a malformed `xds` (a usage error). */
@@ -499,7 +580,12 @@ export function bootstrapFromFlags(flags: BootstrapFlags): BootstrapConfig {
   return deepFreeze({
     node: { id: flags.nodeId, cluster: flags.cluster ?? '', metadata: {}, locality: { region: '', zone: '', subZone: '' } },
     admin: flags.adminPort === undefined ? null : { address: '127.0.0.1', port: flags.adminPort },
-    ads: { apiType: flags.delta ? 'DELTA_GRPC' : 'GRPC', server: { address: (m[1] ?? m[2])!, port } },
+    ads: {
+      apiType: flags.delta ? 'DELTA_GRPC' : 'GRPC',
+      server: { address: (m[1] ?? m[2])!, port },
+      initialMetadata: flags.token === undefined ? [] : [{ key: 'authorization', value: `Bearer ${flags.token}` }],
+      tls: flags.xdsTls === undefined ? null : { trustedCaPem: flags.xdsTls.trustedCaPem, trustedCaFile: null, sanUris: [...flags.xdsTls.sanUris] },
+    },
     staticListeners: [],
     staticClusters: [],
   });

@@ -21,7 +21,7 @@ const PROTO = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../
 let root: protobuf.Root | null = null;
 
 function type(name: string): protobuf.Type {
-  root ??= protobuf.loadSync(PROTO);
+  root ??= new protobuf.Root().loadSync(PROTO, { keepCase: true });
   return root.lookupType(`tessera.ca.v1.${name}`);
 }
 

@@ -58,13 +58,13 @@ function serial(): string {
   return b.toString('hex');
 }
 
-/** A CSR for a workload: empty subject, the requested SPIFFE ID as its one URI SAN. */
-export async function createCsr(keys: KeyPair, spiffeId: string): Promise<string> {
+/** A CSR for a workload: empty subject, the requested SPIFFE ID as its one URI SAN (none: the CA decides). */
+export async function createCsr(keys: KeyPair, spiffeId: string | null): Promise<string> {
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     name: '',
     keys: keys as never,
     signingAlgorithm: EC_ALG,
-    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: spiffeId }])],
+    extensions: spiffeId === null ? [] : [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: spiffeId }])],
   });
   return withNewline(csr.toString('pem'));
 }

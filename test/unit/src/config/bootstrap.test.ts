@@ -76,7 +76,7 @@ test('YAML bootstrap: node, admin, ADS (delta), static cluster and listener thro
   const b = r.value;
   assert.deepEqual(b.node, { id: 'sidecar-1', cluster: 'web', metadata: { team: 'payments', replicas: 2 }, locality: { region: 'eu', zone: '', subZone: 'b' } });
   assert.deepEqual(b.admin, { address: '127.0.0.1', port: 9901 });
-  assert.deepEqual(b.ads, { apiType: 'DELTA_GRPC', server: { address: '127.0.0.1', port: 18000 } });
+  assert.deepEqual(b.ads, { apiType: 'DELTA_GRPC', server: { address: '127.0.0.1', port: 18000 }, initialMetadata: [], tls: null });
   assert.deepEqual(b.staticClusters.map((c) => c.name), ['local_app']);
   const c = b.staticClusters[0]!;
   assert.deepEqual([c.connectTimeoutMs, c.lbPolicy, c.perConnectionBufferLimitBytes], [250, 'LEAST_REQUEST', 4096]);
@@ -104,7 +104,7 @@ test('JSON bootstrap with camelCase keys and SotW ADS', () => {
   }, null, 2);
   const r = parseBootstrap(json, 'b.json');
   assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
-  assert.deepEqual(r.value.ads, { apiType: 'GRPC', server: { address: 'cp.local', port: 18000 } });
+  assert.deepEqual(r.value.ads, { apiType: 'GRPC', server: { address: 'cp.local', port: 18000 }, initialMetadata: [], tls: null });
   assert.equal(r.value.admin, null);
   assert.deepEqual(r.value.staticClusters, []);
 });
@@ -178,10 +178,67 @@ test('loadBootstrap reads a file; a missing file is an error', async () => {
 
 test('bootstrapFromFlags', () => {
   const b = bootstrapFromFlags({ nodeId: 'n', cluster: 'svc', xds: '127.0.0.1:18000', adminPort: 0, delta: true });
-  assert.deepEqual(b.ads, { apiType: 'DELTA_GRPC', server: { address: '127.0.0.1', port: 18000 } });
+  assert.deepEqual(b.ads, { apiType: 'DELTA_GRPC', server: { address: '127.0.0.1', port: 18000 }, initialMetadata: [], tls: null });
   assert.deepEqual(b.admin, { address: '127.0.0.1', port: 0 });
   assert.equal(b.node.cluster, 'svc');
   assert.deepEqual(bootstrapFromFlags({ nodeId: 'n', xds: '[::1]:9' }).ads?.server, { address: '::1', port: 9 });
   assert.equal(bootstrapFromFlags({ nodeId: 'n', xds: 'cp:9' }).admin, null);
   assert.throws(() => bootstrapFromFlags({ nodeId: 'n', xds: 'nope' }), /xds: expected host:port/);
+});
+
+const ZT_BOOTSTRAP = (ca: string, extra = '') => `node: { id: api-1 }
+dynamic_resources:
+  ads_config:
+    api_type: GRPC
+    grpc_services:
+      - envoy_grpc: { cluster_name: xds }
+        initial_metadata: [ { key: Authorization, value: "Bearer tok.en.x" } ]
+  lds_config: { ads: {} }
+  cds_config: { ads: {} }
+static_resources:
+  clusters:
+    - name: xds
+      type: STATIC
+      load_assignment:
+        cluster_name: xds
+        endpoints: [ { lb_endpoints: [ { endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 18000 } } } } ] } ]
+      transport_socket:
+        name: envoy.transport_sockets.tls
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+          common_tls_context:
+            validation_context:
+              trusted_ca: { ${ca} }
+              match_typed_subject_alt_names: [ { san_type: URI, matcher: { exact: "spiffe://mesh.test/ns/tessera-system/sa/control-plane" } } ]
+${extra}`;
+
+test('zero trust: the xDS cluster\'s UpstreamTlsContext and the token in initial_metadata; trusted_ca files are read', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-bootstrap-'));
+  try {
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    await writeFile(join(dir, 'root.pem'), pem);
+    const p = join(dir, 'b.yaml');
+    await writeFile(p, ZT_BOOTSTRAP(`filename: ${join(dir, 'root.pem')}`));
+    const r = await loadBootstrap(p);
+    assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
+    assert.deepEqual(r.value.ads?.initialMetadata, [{ key: 'authorization', value: 'Bearer tok.en.x' }]);
+    assert.deepEqual(r.value.ads?.tls, { trustedCaPem: pem, trustedCaFile: join(dir, 'root.pem'), sanUris: ['spiffe://mesh.test/ns/tessera-system/sa/control-plane'] });
+    await writeFile(p, ZT_BOOTSTRAP(`filename: ${join(dir, 'missing.pem')}`));
+    const missing = await loadBootstrap(p);
+    assert.match(missing.ok ? '' : missing.errors[0]!, /trusted_ca: .*missing\.pem/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('zero trust: what the xDS cluster\'s TLS may not carry is named', () => {
+  const noCa = parseBootstrap(ZT_BOOTSTRAP('').replace('trusted_ca: {  }', 'trusted_ca: {}'), 'z.yaml');
+  assert.match(noCa.ok ? '' : noCa.errors.join('\n'), /validation_context\.trusted_ca: required/);
+  const certs = parseBootstrap(ZT_BOOTSTRAP('inline_string: x').replace('            validation_context:', '            tls_certificates: [ { certificate_chain: { inline_string: x } } ]\n            validation_context:'), 'z.yaml');
+  assert.match(certs.ok ? '' : certs.errors.join('\n'), /common_tls_context\.tls_certificates: not supported by Tessera on the xDS cluster/);
+  const dns = parseBootstrap(ZT_BOOTSTRAP('inline_string: x').replace('san_type: URI', 'san_type: DNS'), 'z.yaml');
+  assert.match(dns.ok ? '' : dns.errors.join('\n'), /match_typed_subject_alt_names\[0\]: only san_type URI/);
+  const flags = bootstrapFromFlags({ nodeId: 'n', xds: '127.0.0.1:1', token: 't', xdsTls: { trustedCaPem: 'P', sanUris: ['spiffe://a/b'] } });
+  assert.deepEqual(flags.ads?.initialMetadata, [{ key: 'authorization', value: 'Bearer t' }]);
+  assert.deepEqual(flags.ads?.tls, { trustedCaPem: 'P', trustedCaFile: null, sanUris: ['spiffe://a/b'] });
 });
