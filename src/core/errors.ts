@@ -25,6 +25,7 @@ export const ErrorCodes = {
   TESSERA_ERR_UPSTREAM_OVERFLOW: { status: 503, log: true, what: 'a circuit breaker (connections, pending requests, requests) refused the request' },
   TESSERA_ERR_HTTP2_PROTOCOL: { status: 0, log: true, what: 'HTTP/2 abuse (rapid reset, frame flood, unread queue): the connection is closed with GOAWAY' },
   TESSERA_ERR_FAULT_INJECTED: { status: 0, log: true, what: 'the fault filter aborted the request (status from its config)' },
+  TESSERA_ERR_RBAC_DENIED: { status: 403, log: true, what: 'an RBAC policy denied the request' },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

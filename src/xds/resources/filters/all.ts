@@ -1,2 +1,3 @@
 // Loads every HTTP filter config module so each registers its validator (import this once before validating an HCM).
 import './fault.js';
+import './rbac.js';

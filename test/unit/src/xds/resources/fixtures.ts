@@ -1,4 +1,8 @@
 // Builders of valid xDS resources (protobufjs object form) for the validator and ADS client tests.
+import assert from 'node:assert/strict';
+import { Issues } from '../../../../../src/xds/resources/common.js';
+import '../../../../../src/xds/resources/filters/all.js';
+import { httpFilterConfigValidator } from '../../../../../src/xds/resources/filters/index.js';
 import { decodeMessage, encodeMessage } from '../../../../../src/xds/protos.js';
 import { TypeUrl } from '../../../../../src/xds/type-urls.js';
 
@@ -51,5 +55,37 @@ export function cla(name: string, ports: number[] = [9001]): Record<string, unkn
   return {
     cluster_name: name,
     endpoints: [{ lb_endpoints: ports.map((p) => ({ endpoint: { address: { socket_address: { address: '10.0.0.1', port_value: p } } } })) }],
+  };
+}
+
+/** Where an HCM's first HTTP filter config sits in a listener (the path validators report). */
+export const FILTER_CONFIG_PATH = 'filter_chains[0].filters[0].typed_config.http_filters[0].typed_config';
+
+/**
+ * Validator harness for one HTTP filter type: encodes `obj` as the real proto, decodes it as an xDS client would
+ * and runs the registered validator; `valid` asserts no issue, `hasError` asserts one at `<path>.<expected>`.
+ */
+export function filterConfigHarness<T>(typeUrl: string): {
+  validate(obj: object): { value: T; errors: string[] };
+  valid(obj: object): T;
+  hasError(obj: object, expected: string): void;
+} {
+  const validate = (obj: object): { value: T; errors: string[] } => {
+    const issues = new Issues();
+    const v = httpFilterConfigValidator(typeUrl)!(decoded(typeUrl, obj), FILTER_CONFIG_PATH, issues);
+    return { value: v as T, errors: issues.list };
+  };
+  return {
+    validate,
+    valid(obj: object): T {
+      const r = validate(obj);
+      assert.deepEqual(r.errors, []);
+      return r.value;
+    },
+    hasError(obj: object, expected: string): void {
+      const { errors } = validate(obj);
+      const want = `${FILTER_CONFIG_PATH}.${expected}`;
+      assert.ok(errors.includes(want), `expected "${want}" in ${JSON.stringify(errors)}`);
+    },
   };
 }

@@ -5,27 +5,9 @@ import '../../../../../../src/xds/resources/filters/all.js';
 import { validateFaultConfig, type ValidatedFaultConfig } from '../../../../../../src/xds/resources/filters/fault.js';
 import { httpFilterConfigValidator } from '../../../../../../src/xds/resources/filters/index.js';
 import { TypeUrl } from '../../../../../../src/xds/type-urls.js';
-import { decoded } from '../fixtures.js';
+import { filterConfigHarness } from '../fixtures.js';
 
-const P = 'filter_chains[0].filters[0].typed_config.http_filters[0].typed_config';
-
-/** Encodes `obj` as a real HTTPFault, decodes it as an xDS client would, and validates it. */
-function validate(obj: object): { value: ValidatedFaultConfig; errors: string[] } {
-  const issues = new Issues();
-  const v = httpFilterConfigValidator(TypeUrl.HttpFault)!(decoded(TypeUrl.HttpFault, obj), P, issues);
-  return { value: v as ValidatedFaultConfig, errors: issues.list };
-}
-
-function valid(obj: object): ValidatedFaultConfig {
-  const r = validate(obj);
-  assert.deepEqual(r.errors, []);
-  return r.value;
-}
-
-function hasError(obj: object, expected: string): void {
-  const { errors } = validate(obj);
-  assert.ok(errors.includes(`${P}.${expected}`), `expected "${P}.${expected}" in ${JSON.stringify(errors)}`);
-}
+const { valid, hasError } = filterConfigHarness<ValidatedFaultConfig>(TypeUrl.HttpFault);
 
 test('all.js registers the fault validator under the HTTPFault type URL', () => {
   assert.equal(httpFilterConfigValidator(TypeUrl.HttpFault), validateFaultConfig);
