@@ -1,6 +1,7 @@
 // The HTTP filter registry: every filter extension the sidecar has, by typed_config type URL (STYLE §2).
 import type { HttpFilterFactory } from '../http/filter.js';
 import { faultFilterFactory } from './http/fault/config.js';
+import { jwtAuthnFilterFactory } from './http/jwt-authn/config.js';
 import { rbacFilterFactory } from './http/rbac/config.js';
 
 /** Builds a registry from `factories`; a name or type URL listed twice is a programmer error and throws. */
@@ -18,7 +19,7 @@ export function buildRegistry(factories: readonly HttpFilterFactory[]): Readonly
 
 /** Registers every HTTP filter extension, listed explicitly (no import side effects). */
 export function registerAll(): ReadonlyMap<string, HttpFilterFactory> {
-  return buildRegistry([faultFilterFactory, rbacFilterFactory]);
+  return buildRegistry([faultFilterFactory, rbacFilterFactory, jwtAuthnFilterFactory]);
 }
 
 let registry: ReadonlyMap<string, HttpFilterFactory> | null = null;

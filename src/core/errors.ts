@@ -25,6 +25,9 @@ export const ErrorCodes = {
   TESSERA_ERR_UPSTREAM_OVERFLOW: { status: 503, log: true, what: 'a circuit breaker (connections, pending requests, requests) refused the request' },
   TESSERA_ERR_HTTP2_PROTOCOL: { status: 0, log: true, what: 'HTTP/2 abuse (rapid reset, frame flood, unread queue): the connection is closed with GOAWAY' },
   TESSERA_ERR_FAULT_INJECTED: { status: 0, log: true, what: 'the fault filter aborted the request (status from its config)' },
+  TESSERA_ERR_JWT_MISSING: { status: 401, log: true, what: 'a JWT is required and the request carries none' },
+  TESSERA_ERR_JWT_INVALID: { status: 401, log: true, what: 'a JWT failed verification (form, algorithm, signature, time, issuer or audience)' },
+  TESSERA_ERR_JWKS_UNAVAILABLE: { status: 401, log: true, what: 'the key set could not be fetched and no stale keys exist' },
   TESSERA_ERR_RBAC_DENIED: { status: 403, log: true, what: 'an RBAC policy denied the request' },
 } as const;
 

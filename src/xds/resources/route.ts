@@ -119,7 +119,8 @@ function route(r: Obj, path: string, issues: Issues, vh: Inherited): RouteEntryC
   return { name: str(r, 'name'), match, action, ...headerMutations(r, path, issues) };
 }
 
-function routeMatch(m: Obj, path: string, issues: Issues): RouteMatchConfig {
+/** envoy.config.route.v3.RouteMatch (also the rule matches of HTTP filter configs, e.g. jwt_authn). */
+export function routeMatch(m: Obj, path: string, issues: Issues): RouteMatchConfig {
   onlyKnown(m, path, ['prefix', 'path', 'safe_regex', 'path_separated_prefix', 'case_sensitive', 'headers', 'query_parameters'], [], issues);
   let p: RouteMatchConfig['path'] = { kind: 'prefix', value: '/' };
   if (typeof m.prefix === 'string') p = { kind: 'prefix', value: m.prefix };
