@@ -1,6 +1,8 @@
 // Filter-chain match tables built at LDS time: destination port, then a chain matching any port, then the default chain.
 import type { Socket } from 'node:net';
 import type { FilterChainConfig, ListenerConfig } from '../../src/xds/resources/types.js';
+import { connectionInfo } from '../http/connection-info.js';
+import { createNetworkRbac, type NetworkRbac } from '../filters/network/rbac.js';
 import type { ConnectionHandler, NetworkFilterChain, NetworkFilterChainFactory, NetworkFilterChainOptions, SidecarContext } from '../contracts.js';
 
 export type NetworkFilterFactories = Readonly<Record<'tcp_proxy' | 'http_connection_manager', NetworkFilterChainFactory>>;
@@ -43,12 +45,24 @@ export class BuiltFilterChain {
   /** Identity of the config: an update with an identical chain keeps this object and its connections. */
   readonly fingerprint: string;
   readonly connections = new Set<ActiveConnection>();
+  /** envoy.filters.network.rbac evaluators run on each connection before the network filter sees it. */
+  readonly rbac: readonly NetworkRbac[];
   #emptyWaiters: (() => void)[] = [];
 
-  constructor(config: FilterChainConfig, chain: NetworkFilterChain, fingerprint: string) {
+  constructor(config: FilterChainConfig, chain: NetworkFilterChain, fingerprint: string, rbac: readonly NetworkRbac[] = []) {
     this.config = config;
     this.chain = chain;
     this.fingerprint = fingerprint;
+    this.rbac = rbac;
+  }
+
+  /** Every network RBAC filter allows the connection (each counts its own stats; the first denial stops). */
+  admits(socket: Socket): boolean {
+    const r = this.rbac;
+    if (r.length === 0) return true;
+    const info = connectionInfo(socket);
+    for (let i = 0; i < r.length; i++) if (!r[i]!.check(info)) return false;
+    return true;
   }
 
   remove(conn: ActiveConnection): void {
@@ -113,7 +127,8 @@ export function buildFilterChainMatcher(
     if (old !== undefined) return old;
     const factory = factories[fc.network.kind];
     try {
-      return new BuiltFilterChain(fc, factory(fc.network, ctx, opts), fp);
+      const rbac = fc.networkRbac.map((c) => createNetworkRbac(c, ctx.stats));
+      return new BuiltFilterChain(fc, factory(fc.network, ctx, opts), fp, rbac);
     } catch (e) {
       return `${path}: ${e instanceof Error ? e.message : String(e)}`;
     }

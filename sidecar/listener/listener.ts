@@ -163,6 +163,13 @@ export class ActiveListener {
       socket.destroy();
       return;
     }
+    if (!chain.admits(socket)) {
+      // envoy.filters.network.rbac denied it: closed before any byte is read or forwarded.
+      stats.downstream_cx_destroy.inc();
+      socket.on('error', ignoreError);
+      socket.destroy();
+      return;
+    }
     const conn = new ActiveConnection(socket, chain);
     chain.connections.add(conn);
     this.#chains.add(chain);

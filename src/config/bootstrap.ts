@@ -93,7 +93,11 @@ class Ctx {
       const raw = this.rawPaths.get(p);
       offset = raw === undefined ? undefined : this.positions.get(raw);
       if (offset !== undefined || p === '') break;
-      p = p.replace(/(\.[^.[\]]+|\[\d+\])$|^[^.[\]]+$/, '');
+      // Drop the last segment (.key, [index], ["quoted key"], or the first bare key); a path the pattern cannot
+      // shorten falls back to the document start rather than looping.
+      const shorter = p.replace(/(\.[^.[\]]+|\[\d+\]|\["(?:[^"\\]|\\.)*"\])$|^[^.[\]]+$/, '');
+      if (shorter === p) break;
+      p = shorter;
     }
     const { line, col } = this.lines.linePos(offset ?? 0);
     this.errors.push(`${this.fileName}:${line}:${col}: ${norm === '' ? '' : `${norm}: `}${message}`);

@@ -4,6 +4,7 @@ import path from 'node:path';
 
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+const TCP_PROXY = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
 const HPO = 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 
 export type Json = Record<string, unknown>;
@@ -34,6 +35,12 @@ export function httpListener(name: string, port: number, routes: Json[], hcm: Js
       },
     ],
   };
+}
+
+/** A listener whose one filter chain runs `networkFilters` (e.g. network RBAC) and then tcp_proxy to `cluster`. */
+export function tcpListener(name: string, port: number, cluster: string, networkFilters: Json[] = []): Json {
+  const tcp = { name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': TCP_PROXY, stat_prefix: name, cluster } };
+  return { name, address: socketAddress(port), filter_chains: [{ filters: [...networkFilters, tcp] }] };
 }
 
 /** A STATIC cluster over loopback ports; `http2` makes upstream connections h2c; `extra` adds Cluster fields. */

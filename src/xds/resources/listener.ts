@@ -1,5 +1,6 @@
 // LDS: validates a decoded envoy.config.listener.v3.Listener (with its tcp_proxy / http_connection_manager
 // network filter) into ListenerConfig.
+import { validateNetworkRbacConfig, type NetworkRbacConfig } from './filters/rbac.js';
 import { deepFreeze, err, ok, type Result } from '../../core/result.js';
 import { TypeUrl } from '../type-urls.js';
 import {
@@ -68,7 +69,7 @@ export function validateListener(raw: Obj): Result<ListenerConfig> {
     if (t !== null && t !== TypeUrl.HttpConnectionManager) issues.add('api_listener.api_listener', `type ${t} ${NOT_SUPPORTED}`);
     else if (t !== null) {
       const network = httpConnectionManager(anyBody(any!), 'api_listener.api_listener', issues);
-      filterChains = [{ name: 'api_listener', match: { destinationPort: null }, network }];
+      filterChains = [{ name: 'api_listener', match: { destinationPort: null }, network, networkRbac: [] }];
     }
   } else {
     address = socketAddress(obj(raw, 'address'), 'address', issues, true);
@@ -106,7 +107,8 @@ function filterChain(fc: Obj, path: string, issues: Issues): FilterChainConfig {
   const filters = list(fc, 'filters');
   const fp = join(path, 'filters');
   let network: NetworkFilterConfig = deadTcpProxy();
-  if (filters.length === 0) issues.add(fp, 'exactly one network filter (tcp_proxy or http_connection_manager) is required');
+  const networkRbac: NetworkRbacConfig[] = [];
+  if (filters.length === 0) issues.add(fp, 'a terminal network filter (tcp_proxy or http_connection_manager) is required');
   filters.forEach((f, i) => {
     const p = join(fp, i);
     onlyKnown(f, p, ['name', 'typed_config'], [], issues);
@@ -114,14 +116,16 @@ function filterChain(fc: Obj, path: string, issues: Issues): FilterChainConfig {
     const t = anyType(tc, join(p, 'typed_config'), issues);
     if (t === null) return;
     if (i !== filters.length - 1) {
-      issues.add(join(p, 'typed_config'), `network filter ${t} ${NOT_SUPPORTED}`);
+      // Before the terminal filter: only network RBAC (each one may close the connection).
+      if (t === TypeUrl.NetworkRbac) networkRbac.push(validateNetworkRbacConfig(anyBody(tc!), join(p, 'typed_config'), issues));
+      else issues.add(join(p, 'typed_config'), `network filter ${t} ${NOT_SUPPORTED} before the terminal filter`);
       return;
     }
     if (t === TypeUrl.HttpConnectionManager) network = httpConnectionManager(anyBody(tc!), join(p, 'typed_config'), issues);
     else if (t === TypeUrl.TcpProxy) network = tcpProxy(anyBody(tc!), join(p, 'typed_config'), issues);
     else issues.add(join(p, 'typed_config'), `network filter ${t} ${NOT_SUPPORTED}`);
   });
-  return { name: str(fc, 'name'), match: { destinationPort }, network };
+  return { name: str(fc, 'name'), match: { destinationPort }, network, networkRbac };
 }
 
 function deadTcpProxy(): TcpProxyConfig {

@@ -31,9 +31,13 @@ export interface FilterChainConfig {
   readonly match: FilterChainMatchConfig;
   /** The terminal network filter (tcp_proxy or http_connection_manager). */
   readonly network: NetworkFilterConfig;
+  /** envoy.filters.network.rbac filters before it, in order (each may close the connection). */
+  readonly networkRbac: readonly NetworkRbacConfig[];
 }
 
 export type NetworkFilterConfig = TcpProxyConfig | HcmConfig;
+export type { NetworkRbacConfig } from './filters/rbac.js';
+import type { NetworkRbacConfig } from './filters/rbac.js';
 
 export interface WeightedClusterRef {
   readonly name: string;

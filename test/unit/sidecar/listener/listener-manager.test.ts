@@ -49,7 +49,7 @@ function taggingFactory() {
 }
 
 function chain(tag: string, destinationPort: number | null = null): FilterChainConfig {
-  return { name: tag, match: { destinationPort }, network: tcpProxyConfig({ statPrefix: tag }) };
+  return { name: tag, match: { destinationPort }, network: tcpProxyConfig({ statPrefix: tag }), networkRbac: [] };
 }
 
 function listener(name: string, port: number | null, chains: FilterChainConfig[], dflt: FilterChainConfig | null = null): ListenerConfig {

@@ -242,3 +242,26 @@ test('zero trust: what the xDS cluster\'s TLS may not carry is named', () => {
   assert.deepEqual(flags.ads?.initialMetadata, [{ key: 'authorization', value: 'Bearer t' }]);
   assert.deepEqual(flags.ads?.tls, { trustedCaPem: 'P', trustedCaFile: null, sanUris: ['spiffe://a/b'] });
 });
+
+test('an error under a quoted map key (policies["p"]) is positioned without looping', () => {
+  const y = `node: { id: n }
+static_resources:
+  listeners:
+    - name: l
+      address: { socket_address: { address: 127.0.0.1, port_value: 1 } }
+      filter_chains:
+        - filters:
+            - name: envoy.filters.network.rbac
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC
+                stat_prefix: r
+                rules: { action: DENY, policies: { p: { permissions: [ { url_path: { path: { prefix: /x } } } ], principals: [ { any: true } ] } } }
+            - name: envoy.filters.network.tcp_proxy
+              typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: t, cluster: c }
+  clusters:
+    - { name: c, type: STATIC, load_assignment: { cluster_name: c, endpoints: [ { lb_endpoints: [ { endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 2 } } } } ] } ] } }
+`;
+  const r = parseBootstrap(y, 'q.yaml');
+  assert.equal(r.ok, false);
+  assert.match(r.ok ? '' : r.errors[0]!, /^q\.yaml:\d+:\d+: static_resources\.listeners\[0\]\.filter_chains\[0\]\.filters\[0\]\.typed_config\.rules\.policies\["p"\]\.permissions\[0\]\.url_path: needs the HTTP filter/);
+});
