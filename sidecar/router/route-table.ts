@@ -1,4 +1,5 @@
 // Route tables compiled from RouteConfiguration: Envoy's virtual host lookup, then the first matching route.
+import { targetPath, targetQuery } from '../http/request-target.js';
 import type { RouteMatch, RouteProvider, RouteRequest, RouteTable } from '../contracts.js';
 import type {
   RouteConfigData,
@@ -185,12 +186,7 @@ export class CompiledRouteTable implements RouteTable {
     const vh = this.findVirtualHost(req.authority);
     if (vh === null) return null;
     const target = req.path;
-    let end = target.length;
-    const q = target.indexOf('?');
-    if (q !== -1) end = q;
-    const hash = target.indexOf('#');
-    if (hash !== -1 && hash < end) end = hash;
-    const path = end === target.length ? target : target.slice(0, end);
+    const path = targetPath(target);
     const lowerPath = vh.needsLowerPath ? path.toLowerCase() : path;
     let params: ReadonlyMap<string, string> | null = null;
 
@@ -220,8 +216,8 @@ export class CompiledRouteTable implements RouteTable {
       const qs = r.query;
       if (qs !== null) {
         if (params === null) {
-          if (q === -1) params = EMPTY_QUERY;
-          else params = parseQuery(target.slice(q + 1, hash > q ? hash : target.length));
+          const qs = targetQuery(target);
+          params = qs === null ? EMPTY_QUERY : parseQuery(qs);
         }
         for (let j = 0; j < qs.length; j++) if (!qs[j]!.match(params)) continue outer;
       }

@@ -3,6 +3,7 @@
 // Every failure is 401 — an audience mismatch too, where Envoy answers 403 — with Envoy's bodies ("Jwt is missing",
 // "Jwt verification fails", "Jwks remote fetch is failed") and www-authenticate. As in Envoy, a verified token is
 // removed from its header only (query parameters and cookies keep theirs).
+import { targetPath, targetQuery } from '../../../http/request-target.js';
 import type { Counter, StatsStore } from '../../../../src/observability/stats.js';
 import type { JwtAuthnConfig } from '../../../../src/xds/resources/filters/jwt-authn.js';
 import { FilterStatus, type DecoderFilterCallbacks, type HttpFilter } from '../../../http/filter.js';
@@ -114,14 +115,8 @@ export class JwtAuthnShared {
   requirementFor(headers: HeaderMap, cb: DecoderFilterCallbacks): CompiledRequirement | null {
     const rules = this.rules;
     if (rules.length === 0) return null;
-    const target = cb.path;
-    let end = target.length;
-    const q = target.indexOf('?');
-    if (q !== -1) end = q;
-    const hash = target.indexOf('#');
-    if (hash !== -1 && hash < end) end = hash;
-    const path = end === target.length ? target : target.slice(0, end);
-    const query = q === -1 ? null : target.slice(q + 1, hash > q ? hash : target.length);
+    const path = targetPath(cb.path);
+    const query = targetQuery(cb.path);
     for (let i = 0; i < rules.length; i++) if (rules[i]!.matches(path, query, headers, cb)) return rules[i]!.requirement;
     return null;
   }
