@@ -34,6 +34,8 @@ export interface WorkloadIdentityOptions {
 }
 
 const CALL_TIMEOUT_MS = 10_000;
+/** Floor between renewals, whatever the lifetime and fraction. */
+const MIN_RENEW_MS = 1000;
 
 export class WorkloadIdentity {
   readonly #opts: WorkloadIdentityOptions;
@@ -101,8 +103,9 @@ export class WorkloadIdentity {
       for (const fn of this.#listeners) fn(m);
       this.#first?.resolve();
       this.#first = null;
-      const at = m.notBefore + (m.notAfter - m.notBefore) * (this.#opts.renewAt ?? 0.5);
-      this.#schedule(Math.max(0, at - Date.now()));
+      // From now, not from notBefore (the CA back-dates it a minute for clock skew); never sooner than a second.
+      const now = Date.now();
+      this.#schedule(Math.max(MIN_RENEW_MS, (m.notAfter - now) * (this.#opts.renewAt ?? 0.5)));
     } catch (e) {
       if (this.#stopped) return;
       this.#failed.inc();
