@@ -2,7 +2,8 @@
 // with caching, a shared in-flight fetch, stale keys when the endpoint is down and a bounded refetch on unknown kid).
 import http from 'node:http';
 import https from 'node:https';
-import { importJWK, type CryptoKey } from 'jose';
+import type { CryptoKey } from 'jose';
+import { jose } from './jose.js';
 import { parseJwks, type JwkConfig, type JwksSourceConfig, type JwsAlgorithm } from '../../../../src/xds/resources/filters/jwt-authn.js';
 import type { Counter } from '../../../../src/observability/stats.js';
 
@@ -33,7 +34,7 @@ export class JwkEntry {
   importFor(alg: JwsAlgorithm): Promise<CryptoKey | Uint8Array | null> {
     let p = this.#imported.get(alg);
     if (p === undefined) {
-      p = this.algs.has(alg) ? importJWK({ ...this.#jwk }, alg).catch(() => null) : Promise.resolve(null);
+      p = this.algs.has(alg) ? jose().then((j) => j.importJWK({ ...this.#jwk }, alg)).catch(() => null) : Promise.resolve(null);
       this.#imported.set(alg, p);
     }
     return p;
