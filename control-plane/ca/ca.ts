@@ -4,7 +4,7 @@ import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { webcrypto } from 'node:crypto';
 import { join } from 'node:path';
 import {
-  certInfo, createRoot, generateKeyPair, importKeyPair, issueSvid, parseAndVerifyCsr, parseCertificate, privateKeyPem,
+  certInfo, createRoot, generateKeyPair, importKeyPair, isCaCertificate, issueSvid, parseAndVerifyCsr, parseCertificate, privateKeyPem,
   splitPemCertificates, type CaMaterial,
 } from '../../src/tls/x509.js';
 
@@ -129,9 +129,7 @@ export class CertificateAuthority {
 }
 
 async function checkSigningCert(cert: ReturnType<typeof parseCertificate>, keys: Awaited<ReturnType<typeof importKeyPair>>, file: string): Promise<void> {
-  const { BasicConstraintsExtension } = await import('@peculiar/x509');
-  const bc = cert.getExtension(BasicConstraintsExtension);
-  if (bc === null || !bc.ca) throw new CaError(`${file}: the signing certificate is not a CA (basicConstraints CA:TRUE missing)`);
+  if (!isCaCertificate(cert)) throw new CaError(`${file}: the signing certificate is not a CA (basicConstraints CA:TRUE missing)`);
   if (cert.notAfter.getTime() <= Date.now()) throw new CaError(`${file}: the signing certificate expired ${cert.notAfter.toISOString()}`);
   const spki = Buffer.from(cert.publicKey.rawData);
   const mine = Buffer.from(await webcrypto.subtle.exportKey('spki', keys.publicKey));

@@ -150,6 +150,11 @@ function withNewline(pem: string): string {
   return pem.endsWith('\n') ? pem : `${pem}\n`;
 }
 
+/** basicConstraints CA:TRUE is present (the certificate may sign others). */
+export function isCaCertificate(cert: x509.X509Certificate): boolean {
+  return cert.getExtension(x509.BasicConstraintsExtension)?.ca === true;
+}
+
 export function parseCertificate(pem: string): x509.X509Certificate {
   return new x509.X509Certificate(pem);
 }

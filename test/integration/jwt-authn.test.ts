@@ -6,17 +6,13 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { SignJWT, exportJWK, generateKeyPair, type JWTPayload } from 'jose';
-import { spawnReady } from '../../src/cli/processes.js';
 import { TypeUrl } from '../../src/xds/type-urls.js';
 import { bootstrap, httpListener, staticCluster, writeBootstrap, type Json } from '../helpers/bootstraps.js';
-import { eventually, freePorts, request, startUpstream, stopChild, tempDir, type ReadyChild, type Upstream } from '../helpers/mesh.js';
+import { eventually, freePorts, request, startTessera, startUpstream, stopChild, tempDir, type ReadyChild, type Upstream } from '../helpers/mesh.js';
 
 /** The CLI compiled next to this test (src/cli/main.js in the same output dir), so the sidecar runs the code under test. */
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const ISS = 'https://idp.test';
 
 /** A JWKS endpoint whose document can change and which can be stopped; counts fetches. */
@@ -113,12 +109,7 @@ describe('jwt_authn: a sidecar verifying tokens against a remote JWKS', () => {
       [httpListener('main', port, [{ match: { prefix: '/' }, route: { cluster: 'orders' } }], {}, [jwtFilter])],
       [staticCluster('orders', [up.port]), staticCluster('idp', [jwks.port])],
     );
-    side = await spawnReady(process.execPath, [MAIN, 'sidecar', '--bootstrap', writeBootstrap(dir, 'sidecar', b), '--access-log', 'off'], {
-      logFile: path.join(dir, 'sidecar.log'),
-      env: { ...process.env, TESSERA_LOG_LEVEL: 'info' },
-      timeoutMs: 20000,
-      echo: process.env.TESSERA_TEST_ECHO === '1',
-    });
+    side = await startTessera(['sidecar', '--bootstrap', writeBootstrap(dir, 'sidecar', b), '--access-log', 'off'], { dir, name: 'sidecar' });
   });
 
   after(async () => {

@@ -2,16 +2,11 @@
 // policy on /admin, an ALLOW policy on `x-team: blue` + GET, shadow rules that never block, gRPC callers getting
 // PERMISSION_DENIED, and denied requests never reaching the upstream.
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { spawnReady } from '../../src/cli/processes.js';
 import { bootstrap, httpListener, staticCluster, writeBootstrap, type Json } from '../helpers/bootstraps.js';
-import { freePorts, request, startUpstream, stopChild, tempDir, type ReadyChild, type Upstream } from '../helpers/mesh.js';
+import { freePorts, request, startTessera, startUpstream, stopChild, tempDir, type ReadyChild, type Upstream } from '../helpers/mesh.js';
 
 const RBAC = 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC';
-/** The CLI of this very build (dist/ or a helper's outDir), so the test runs the code it was compiled with. */
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 function rbacFilter(config: Json): Json {
   return { name: 'envoy.filters.http.rbac', typed_config: { '@type': RBAC, ...config } };
@@ -67,11 +62,7 @@ describe('RBAC HTTP filter through a real sidecar', { timeout: 60000 }, () => {
       [staticCluster('deny-backend', [denyUp.port]), staticCluster('allow-backend', [allowUp.port])],
     );
     const file = writeBootstrap(dir, 'sidecar', b);
-    side = await spawnReady(process.execPath, [MAIN, 'sidecar', '--bootstrap', file, '--access-log', 'off'], {
-      logFile: path.join(dir, 'sidecar.log'),
-      env: { ...process.env, TESSERA_LOG_LEVEL: 'info' },
-      timeoutMs: 20000,
-    });
+    side = await startTessera(['sidecar', '--bootstrap', file, '--access-log', 'off'], { dir, name: 'sidecar' });
   });
 
   after(async () => {

@@ -20,24 +20,8 @@ import { FilterStatus } from '../../../../../sidecar/http/filter.js';
 import { HeaderMap } from '../../../../../sidecar/http/header-map.js';
 import { decoded } from '../../../src/xds/resources/fixtures.js';
 import { FakeDecoderCallbacks } from '../../../../helpers/http-fakes.js';
+import { RFC7515_A1, RFC7515_A1_KEY, RFC7516_A3, RFC7519_6_1, RFC7520_RSA_PUBLIC } from '../../../../helpers/jose-vectors.js';
 
-// RFC 7520 §3.3 (Figure 3): the public members of the RSA key "bilbo.baggins@hobbiton.example".
-const RFC7520_RSA_PUBLIC = {
-  kty: 'RSA',
-  kid: 'bilbo.baggins@hobbiton.example',
-  use: 'sig',
-  n: 'n4EPtAOCc9AlkeQHPzHStgAbgs7bTZLwUBZdR8_KuKPEHLd4rHVTeT-O-XV2jRojdNhxJWTDvNd7nqQ0VEiZQHz_AJmSCpMaJMRBSFKrKb2wqVwGU_NsYOYL-QtiWN2lbzcEe6XC0dApr5ydQLrHqkHHig3RBordaZ6Aj-oBHqFEHYpPe7Tpe-OfVfHd1E6cS6M1FZcD1NNLYD5lFHpPI9bTwJlsde3uhGqC0ZCuEHg8lhzwOHrtIQbS0FVbb9k3-tVTU4fg_3L_vniUFAKwuCLqKnS2BYwdq_mzSnbLY7h_qixoR7jig3__kRhuaxwUkRz5iaiQkqgc5gHdrNP5zw',
-  e: 'AQAB',
-};
-// RFC 7519 §6.1: the unsecured JWT example (alg "none", empty signature).
-const RFC7519_6_1 = 'eyJhbGciOiJub25lIn0.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.';
-// RFC 7515 Appendix A.1 (= RFC 7519 §3.1): HS256 JWT and its key; exp 1300819380.
-const RFC7515_A1 =
-  'eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
-const RFC7515_A1_KEY = { kty: 'oct', k: 'AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow' };
-// RFC 7516 Appendix A.3: a compact JWE (A128KW + A128CBC-HS256) — five parts, never a JWS.
-const RFC7516_A3 =
-  'eyJhbGciOiJBMTI4S1ciLCJlbmMiOiJBMTI4Q0JDLUhTMjU2In0.6KB707dM9YTIgHtLvtgWQ8mKwboJW3of9locizkDTHzBC2IlrT1oOQ.AxY8DCtDaGlsbGljb3RoZQ.KDlTtXchhZTGufMYmOYGS4HffxPSUrfmqCHXaI9wOGY.U0m_YmjN04DJvceFICbCVQ';
 
 const NOW_MS = 1_900_000_000_000;
 const NOW = NOW_MS / 1000;

@@ -12,31 +12,15 @@ import { httpFilterConfigValidator } from '../../../../../../src/xds/resources/f
 import { validateListener } from '../../../../../../src/xds/resources/listener.js';
 import { TypeUrl } from '../../../../../../src/xds/type-urls.js';
 import { ROUTER, decoded, hcm, listener } from '../fixtures.js';
+import { RFC7515_A1_KEY, RFC7520_EC_PUBLIC, RFC7520_OCT, RFC7520_RSA_PUBLIC } from '../../../../../helpers/jose-vectors.js';
 
 const P = 'filter_chains[0].filters[0].typed_config.http_filters[0].typed_config';
 
-// RFC 7520 §3.3 (Figure 3): RSA 2048-bit key "bilbo.baggins@hobbiton.example", with its private members.
+// RFC 7520 §3.3 (Figure 3): the RSA key "bilbo.baggins@hobbiton.example" with its private exponent.
 const RFC7520_RSA = {
-  kty: 'RSA',
-  kid: 'bilbo.baggins@hobbiton.example',
-  use: 'sig',
-  n: 'n4EPtAOCc9AlkeQHPzHStgAbgs7bTZLwUBZdR8_KuKPEHLd4rHVTeT-O-XV2jRojdNhxJWTDvNd7nqQ0VEiZQHz_AJmSCpMaJMRBSFKrKb2wqVwGU_NsYOYL-QtiWN2lbzcEe6XC0dApr5ydQLrHqkHHig3RBordaZ6Aj-oBHqFEHYpPe7Tpe-OfVfHd1E6cS6M1FZcD1NNLYD5lFHpPI9bTwJlsde3uhGqC0ZCuEHg8lhzwOHrtIQbS0FVbb9k3-tVTU4fg_3L_vniUFAKwuCLqKnS2BYwdq_mzSnbLY7h_qixoR7jig3__kRhuaxwUkRz5iaiQkqgc5gHdrNP5zw',
-  e: 'AQAB',
+  ...RFC7520_RSA_PUBLIC,
   d: 'bWUC9B-EFRIo8kpGfh0ZuyGPvMNKvYWNtB_ikiH9k20eT-O1q_I78eiZkpXxXQ0UTEs2LsNRS-8uJbvQ-A1irkwMSMkK1J3XTGgdrhCku9gRldY7sNA_AKZGh-Q661_42rINLRCe8W-nZ34ui_qOfkLnK9QWDDqpaIsA-bMwWWSDFu2MUBYwkHTMEzLYGqOe04noqeq1hExBTHBOBdkMXiuFhUq1BU6l-DqEiWxqg82sXt2h-LMnT3046AOYJoRioz75tSUQfGCshWTBnP5uDjd18kKhyv07lhfSJdrPdM5Plyl21hsFf4L_mHCuoFau7gdsPfHPxxjVOcOpBrQzwQ',
 };
-// RFC 7520 §3.2 (Figure 2): EC P-521 key "bilbo.baggins@hobbiton.example" (public members).
-const RFC7520_EC = {
-  kty: 'EC',
-  kid: 'bilbo.baggins@hobbiton.example',
-  use: 'sig',
-  crv: 'P-521',
-  x: 'AHKZLLOsCOzz5cY97ewNUajB957y-C-U88c3v13nmGZx6sYl_oJXu9A5RkTKqjqvjyekWF-7ytDyRXYgCF5cj0Kt',
-  y: 'AdymlHvOiLxXkEhayXQnNCvDX4h9htZaCJN34kfmC6pV5OhQHiraVySsUdaQkAgDPrwQrJmbnX9cwlGfP-HqHZR1',
-};
-// RFC 7520 §3.5 (Figure 5): 256-bit HMAC key.
-const RFC7520_OCT = { kty: 'oct', kid: '018c0ae5-4d9b-471b-bfd6-eef314bc7037', use: 'sig', alg: 'HS256', k: 'hJtXIZ2uSN5kbQfbtTNWbpdmhkV8FJG-Onbc6mxCcYg' };
-// RFC 7515 Appendix A.1: the 512-bit HMAC key of the HS256 example.
-const RFC7515_A1_OCT = { kty: 'oct', k: 'AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow' };
 
 const jwks = (...keys: object[]) => JSON.stringify({ keys });
 
@@ -167,13 +151,13 @@ test('inline JWKS problems are NACKed per key; enc keys are skipped; alg narrows
   hasError({ providers: { p: { local_jwks: { inline_string: jwks({ ...RFC7520_OCT, use: 'enc' }) } } } }, 'providers.p.local_jwks.inline_string: no key usable for signature verification');
   const keys = (text: string) => parseJwks(text).keys;
   assert.deepEqual(keys(jwks({ ...RFC7520_RSA, alg: 'PS384' }))[0]!.algs, ['PS384']);
-  assert.deepEqual(keys(jwks(RFC7520_EC))[0]!.algs, ['ES512']);
+  assert.deepEqual(keys(jwks(RFC7520_EC_PUBLIC))[0]!.algs, ['ES512']);
   assert.deepEqual(keys(jwks(RFC7520_OCT))[0]!.algs, ['HS256']);
   // RFC 7515 A.1's 64-byte key is long enough for every HMAC algorithm; RFC 7520 §3.5's 32-byte one only for HS256.
-  assert.deepEqual(keys(jwks(RFC7515_A1_OCT))[0]!.algs, ['HS256', 'HS384', 'HS512']);
+  assert.deepEqual(keys(jwks(RFC7515_A1_KEY))[0]!.algs, ['HS256', 'HS384', 'HS512']);
   assert.deepEqual(keys(jwks({ ...RFC7520_OCT, alg: undefined }))[0]!.algs, ['HS256']);
-  assert.equal(keys(jwks({ ...RFC7520_EC, key_ops: ['encrypt'] })).length, 0);
-  assert.deepEqual(parseJwks(jwks(RFC7520_RSA, { ...RFC7520_EC, use: 'enc' }, RFC7520_OCT)).keys.map((k) => k.kty), ['RSA', 'oct']);
+  assert.equal(keys(jwks({ ...RFC7520_EC_PUBLIC, key_ops: ['encrypt'] })).length, 0);
+  assert.deepEqual(parseJwks(jwks(RFC7520_RSA, { ...RFC7520_EC_PUBLIC, use: 'enc' }, RFC7520_OCT)).keys.map((k) => k.kty), ['RSA', 'oct']);
   assert.deepEqual(parseJwks(JSON.stringify({ keys: Array.from({ length: 101 }, () => RFC7520_OCT) })).errors, ['more than 100 keys']);
 });
 
