@@ -14,6 +14,8 @@ import type {
 } from '../src/xds/resources/types.js';
 import type { HeaderMap } from './http/header-map.js';
 import type { ConnPool } from './upstream/conn-pool/pool.js';
+import type { SecretStore } from './tls/secrets.js';
+import type { ClientTlsContext } from './tls/tls-context.js';
 
 // ---------- listener ↔ network filters ----------
 
@@ -194,6 +196,8 @@ export interface UpstreamCluster {
   readonly name: string;
   readonly config: ClusterConfig;
   readonly stats: ClusterStats;
+  /** The cluster's UpstreamTlsContext (mTLS to the destination's sidecar); null = plaintext. */
+  readonly tls: ClientTlsContext | null;
   /**
    * Picks an endpoint by the cluster's LB policy among serving ones (priority load, panic threshold,
    * locality weights applied); null when none (and then counts upstream_cx_none_healthy).
@@ -228,6 +232,8 @@ export interface SidecarContext {
   readonly compileRouteTable: (config: RouteConfigData) => RouteTable;
   /** Upstream connection pools by protocol, shared by every listener (owned and closed by the sidecar). */
   readonly connPools: UpstreamConnPools;
+  /** Certificates and trust bundles for TLS contexts (SDS, the workload identity, PEM files). */
+  readonly secrets: SecretStore;
 }
 
 export interface UpstreamConnPools {

@@ -1,5 +1,7 @@
 // Sidecar: one proxy process — owns the cluster manager, route provider, listener manager, ADS client and admin.
 import type { WorkloadIdentity } from './identity/workload-identity.js';
+import { SecretStore } from './tls/secrets.js';
+import type { DataSourceConfig, DownstreamTlsConfig, SecretConfig, UpstreamTlsConfig } from '../src/xds/resources/tls.js';
 import type { BootstrapConfig } from '../src/config/bootstrap.js';
 import { TesseraError } from '../src/core/errors.js';
 import { closeAccessLogger, createAccessLogger, silentLogger, type Logger } from '../src/observability/logger.js';
@@ -28,6 +30,7 @@ export interface SidecarOptions {
 
 export class Sidecar implements XdsSink {
   readonly stats = new StatsStore();
+  readonly secrets = new SecretStore();
   readonly clusters: ClusterManagerImpl;
   readonly routes = new RdsRouteProvider();
   readonly listeners: ListenerManager;
@@ -42,7 +45,7 @@ export class Sidecar implements XdsSink {
   constructor(opts: SidecarOptions) {
     this.#opts = opts;
     const logger = opts.logger;
-    this.clusters = new ClusterManagerImpl(this.stats, logger);
+    this.clusters = new ClusterManagerImpl(this.stats, logger, Math.random, this.secrets);
     const accessLogger =
       opts.accessLogPath === 'off'
         ? silentLogger()
@@ -58,6 +61,7 @@ export class Sidecar implements XdsSink {
       routes: this.routes,
       compileRouteTable: (config) => buildRouteTable(config),
       connPools: { http1: new H1ConnPools(this.clusters), http2: new H2ConnPools(this.clusters) },
+      secrets: this.secrets,
     };
     this.listeners = new ListenerManager({
       factories: {
@@ -94,6 +98,8 @@ export class Sidecar implements XdsSink {
   /** Applies static resources, opens the admin port, connects to the control plane; resolves once config is applied. */
   async start(opts: { waitForXds: boolean } = { waitForXds: true }): Promise<void> {
     const b = this.#opts.bootstrap;
+    const fileErrors = await this.secrets.loadFiles([...tlsFiles(b.staticClusters), ...tlsFiles(b.staticListeners)]);
+    if (fileErrors.length > 0) throw new TesseraError('TESSERA_ERR_CONFIG_INVALID', `TLS files: ${fileErrors.join('; ')}`);
     if (b.staticClusters.length > 0) {
       this.clusters.applyClusters(new Map(b.staticClusters.map((c) => [c.name, c])), []);
     }
@@ -108,6 +114,8 @@ export class Sidecar implements XdsSink {
       // Zero-trust mode (TLS to the control plane and a bootstrap token): this sidecar gets a workload SVID.
       const { WorkloadIdentity } = await import('./identity/workload-identity.js');
       this.#identity = new WorkloadIdentity({ ads: b.ads, logger: this.#opts.logger, stats: this.stats });
+      // SDS secret "default" under sds-grpc: new handshakes use each renewed certificate.
+      this.#identity.onUpdate((m) => this.secrets.setWorkloadIdentity(m));
       const first = this.#identity.start();
       first.catch(() => {});
       if (opts.waitForXds) {
@@ -144,7 +152,14 @@ export class Sidecar implements XdsSink {
 
   // XdsSink
   async apply(typeUrl: string, upserts: ReadonlyMap<string, unknown>, removals: readonly string[]): Promise<string[]> {
+    if (typeUrl === TypeUrl.Cluster || typeUrl === TypeUrl.Listener) {
+      // PEM files named by TLS contexts are read before the config that needs them applies (NACK if unreadable).
+      const errors = await this.secrets.loadFiles(tlsFiles([...upserts.values()] as (ClusterConfig | ListenerConfig)[]));
+      if (errors.length > 0) return errors.map((e) => `TLS file ${e}`);
+    }
     switch (typeUrl) {
+      case TypeUrl.Secret:
+        return this.secrets.applyAds(upserts as ReadonlyMap<string, SecretConfig>, removals);
       case TypeUrl.Cluster:
         this.clusters.applyClusters(upserts as ReadonlyMap<string, ClusterConfig>, removals);
         return [];
@@ -174,4 +189,21 @@ export class Sidecar implements XdsSink {
     await closeAccessLogger(this.ctx.accessLogger);
     this.#opts.logger.info({ node_id: this.ctx.nodeId }, 'sidecar drained and stopped');
   }
+}
+
+/** Every PEM file the TLS contexts of these clusters/listeners name. */
+function tlsFiles(configs: readonly (ClusterConfig | ListenerConfig)[]): (DataSourceConfig | null)[] {
+  const out: (DataSourceConfig | null)[] = [];
+  const add = (t: DownstreamTlsConfig | UpstreamTlsConfig | null): void => {
+    if (t === null) return;
+    for (const c of t.common.certificates) out.push(c.certificateChain, c.privateKey);
+    out.push(t.common.validation?.trustedCa ?? null);
+  };
+  for (const c of configs) {
+    if ('filterChains' in c) {
+      for (const fc of c.filterChains) add(fc.tls);
+      if (c.defaultFilterChain) add(c.defaultFilterChain.tls);
+    } else add(c.tls);
+  }
+  return out;
 }

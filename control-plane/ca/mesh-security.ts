@@ -1,5 +1,6 @@
 // The control plane's security side: the CA, the bootstrap-token key, the control plane's own serving certificate
-// (xDS over TLS), token authentication of ADS streams and certificate requests, and the CertificateService.
+// (xDS over TLS, reissued at half-life and when a rotation changes the signing root), token authentication of ADS
+// streams and certificate requests, and the CertificateService.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../src/observability/logger.js';
 import { bearerToken, loadOrCreateTokenKey, TokenError, verifyToken, type TokenClaims } from '../../src/tls/bootstrap-token.js';
@@ -11,8 +12,32 @@ import { CaError, CertificateAuthority, type CaSource } from './ca.js';
 /** The control plane's own identity (what sidecars expect on the xDS server's certificate). */
 export const CONTROL_PLANE_NAMESPACE = 'tessera-system';
 export const CONTROL_PLANE_SERVICE_ACCOUNT = 'control-plane';
-/** The serving certificate's lifetime; the control plane reissues it on restart. */
+/** The serving certificate's lifetime; reissued at half of it (and on restart). */
 const SERVING_CERT_TTL_S = 7 * 24 * 3600;
+
+/**
+ * The xDS port's TLS: the control plane's SVID. `replace` swaps it for new connections (grpc-js sets the new
+ * secure context on its listening server); clients authenticate with tokens, so no client certificate is asked.
+ */
+class ServingCredentials extends grpc.ServerCredentials {
+  constructor(serving: { key: string; chain: string }) {
+    super({ requestCert: false }, { key: [Buffer.from(serving.key)], cert: [Buffer.from(serving.chain)] });
+  }
+
+  replace(serving: { key: string; chain: string }): void {
+    this.updateSecureContextOptions({ key: [Buffer.from(serving.key)], cert: [Buffer.from(serving.chain)] });
+  }
+
+  override _equals(other: grpc.ServerCredentials): boolean {
+    return other === this;
+  }
+}
+
+async function issueServing(ca: CertificateAuthority, id: string): Promise<{ key: string; chain: string; notAfter: number }> {
+  const keys = await generateKeyPair();
+  const issued = await ca.sign(await createCsr(keys, id), id, SERVING_CERT_TTL_S);
+  return { key: await privateKeyPem(keys.privateKey), chain: issued.certChain.join(''), notAfter: issued.notAfter };
+}
 
 export interface MeshSecurityOptions {
   readonly trustDomain: string;
@@ -29,15 +54,24 @@ export class MeshSecurity {
   readonly controlPlaneId: string;
   readonly #tokenKey: Uint8Array;
   readonly #logger: Logger;
-  readonly #serving: { readonly key: string; readonly chain: string };
+  readonly #credentials: ServingCredentials;
+  /** The root that signed the current serving certificate (its first trust-bundle entry then). */
+  #servingRoot: string;
+  #renewTimer: NodeJS.Timeout | null = null;
 
-  private constructor(opts: MeshSecurityOptions, ca: CertificateAuthority, tokenKey: Uint8Array, serving: { key: string; chain: string }) {
+  private constructor(opts: MeshSecurityOptions, ca: CertificateAuthority, tokenKey: Uint8Array, serving: { key: string; chain: string; notAfter: number }) {
     this.trustDomain = opts.trustDomain;
     this.ca = ca;
     this.#tokenKey = tokenKey;
     this.#logger = opts.logger;
-    this.#serving = serving;
+    this.#credentials = new ServingCredentials(serving);
+    this.#servingRoot = ca.trustBundle[0]!;
     this.controlPlaneId = workloadSpiffeId(opts.trustDomain, CONTROL_PLANE_NAMESPACE, CONTROL_PLANE_SERVICE_ACCOUNT);
+    this.#scheduleRenewal(serving.notAfter);
+    // activate changes the signing root: new connections get a serving certificate from the new root.
+    ca.onBundleChange(() => {
+      if (ca.trustBundle[0] !== this.#servingRoot) void this.#renew('the signing root changed');
+    });
   }
 
   static async start(opts: MeshSecurityOptions): Promise<MeshSecurity> {
@@ -46,19 +80,40 @@ export class MeshSecurity {
       : { kind: 'self-signed', dir: opts.dir, trustDomain: opts.trustDomain };
     const ca = await CertificateAuthority.load(src);
     const tokenKey = await loadOrCreateTokenKey(opts.dir);
-    const keys = await generateKeyPair();
     const id = workloadSpiffeId(opts.trustDomain, CONTROL_PLANE_NAMESPACE, CONTROL_PLANE_SERVICE_ACCOUNT);
-    const issued = await ca.sign(await createCsr(keys, id), id, SERVING_CERT_TTL_S);
-    return new MeshSecurity(opts, ca, tokenKey, { key: await privateKeyPem(keys.privateKey), chain: issued.certChain.join('') });
+    return new MeshSecurity(opts, ca, tokenKey, await issueServing(ca, id));
   }
 
   /** TLS for the xDS/CA port: the control plane's SVID; clients authenticate with tokens, not certificates. */
   serverCredentials(): grpc.ServerCredentials {
-    return grpc.ServerCredentials.createSsl(
-      Buffer.from(this.ca.trustBundle.join('')),
-      [{ private_key: Buffer.from(this.#serving.key), cert_chain: Buffer.from(this.#serving.chain) }],
-      false,
-    );
+    return this.#credentials;
+  }
+
+  /** Stops the renewal timer. */
+  close(): void {
+    if (this.#renewTimer !== null) clearTimeout(this.#renewTimer);
+    this.#renewTimer = null;
+  }
+
+  #scheduleRenewal(notAfter: number): void {
+    if (this.#renewTimer !== null) clearTimeout(this.#renewTimer);
+    const delay = Math.max(60_000, Math.min((notAfter - Date.now()) / 2, 2 ** 31 - 1));
+    this.#renewTimer = setTimeout(() => void this.#renew('half of its lifetime passed'), delay);
+    this.#renewTimer.unref();
+  }
+
+  async #renew(why: string): Promise<void> {
+    const root = this.ca.trustBundle[0]!;
+    try {
+      const serving = await issueServing(this.ca, this.controlPlaneId);
+      this.#credentials.replace(serving);
+      this.#servingRoot = root;
+      this.#scheduleRenewal(serving.notAfter);
+      this.#logger.info({ spiffe_id: this.controlPlaneId, not_after: new Date(serving.notAfter).toISOString(), reason: why }, 'control plane serving certificate reissued');
+    } catch (e) {
+      this.#logger.error({ err: (e as Error).message }, 'control plane serving certificate could not be reissued; the current one stays');
+      this.#scheduleRenewal(Date.now() + 120_000);
+    }
   }
 
   /** Checks the call's bootstrap token; throws TokenError (→ UNAUTHENTICATED) when missing or invalid. */

@@ -4,6 +4,7 @@ import { TypeUrl } from '../../src/xds/type-urls.js';
 import type { CircuitBreakerPolicy, HealthCheckPolicy, OutlierDetectionPolicy, Protocol, ServiceConfig, World } from '../model/index.js';
 import { edsTargets, type NodeView } from './node-view.js';
 import { ADS_SOURCE, byName, duration, inboundName, socketAddress, u32, type NamedResource } from './names.js';
+import { trustDomainOf, upstreamMtls, upstreamTlsSocket } from './tls.js';
 
 const LB_POLICY = {
   round_robin: 'ROUND_ROBIN',
@@ -138,8 +139,14 @@ function destinationPolicies(svc: ServiceConfig, proxyless: boolean): Record<str
   };
 }
 
+/** Whether this node's cluster to `svc` carries mTLS (sidecars and gateways only: proxyless clients call apps directly). */
+export function clusterMtls(world: World, view: NodeView, svc: ServiceConfig): boolean {
+  return view.kind !== 'proxyless' && upstreamMtls(world, svc, view.ca);
+}
+
 export function compileClusters(world: World, view: NodeView): NamedResource[] {
   const proxyless = view.kind === 'proxyless';
+  const td = trustDomainOf(world, view.ca);
   const out: NamedResource[] = edsTargets(world, view).map((t) => ({
     name: t.name,
     resource: {
@@ -148,6 +155,7 @@ export function compileClusters(world: World, view: NodeView): NamedResource[] {
       eds_cluster_config: { eds_config: ADS_SOURCE },
       connect_timeout: duration(t.service.connectTimeoutMs),
       ...destinationPolicies(t.service, proxyless),
+      ...(clusterMtls(world, view, t.service) ? { transport_socket: upstreamTlsSocket(td, t.service) } : {}),
     },
   }));
   if (view.kind === 'sidecar' && view.instance.sidecarPort !== null) {

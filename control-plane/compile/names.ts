@@ -23,6 +23,8 @@ export const outboundListenerName = (port: number, service: string): string => `
 export const outboundRouteName = (service: string): string => `outbound|${service}`;
 export const gatewayListenerName = (gateway: string, port: number): string => `gateway|${gateway}|${port}`;
 export const gatewayRouteName = (gateway: string): string => `gateway|${gateway}`;
+/** The route of a gateway's plain-HTTP listener that redirects everything to https. */
+export const gatewayRedirectRouteName = (gateway: string): string => `gateway|${gateway}|https-redirect`;
 
 /** Milliseconds as a google.protobuf.Duration. */
 export function duration(ms: number): { seconds: number; nanos: number } {

@@ -3,6 +3,7 @@ import {
   DEFAULT_GRPC_ROUTE_TIMEOUT_MS,
   DEFAULT_ROUTE_TIMEOUT_MS,
   isHttpProtocol,
+  type GatewayConfig,
   type HashOn,
   type HeaderOps,
   type RedirectCode,
@@ -14,11 +15,12 @@ import {
 import { TypeUrl } from '../../src/xds/type-urls.js';
 import { faultOverride } from './faults.js';
 import { headerMatchers, stringMatcher } from './matchers.js';
-import { httpServices, type NodeView } from './node-view.js';
+import { httpServices, proxylessRule, type NodeView } from './node-view.js';
 import {
   byName,
   clusterName,
   duration,
+  gatewayRedirectRouteName,
   gatewayRouteName,
   inboundName,
   outboundRouteName,
@@ -35,7 +37,8 @@ const REDIRECT_CODE: Readonly<Record<RedirectCode, string>> = {
   308: 'PERMANENT_REDIRECT',
 };
 
-function routeMatch(m: RouteMatch): Record<string, unknown> {
+/** envoy.config.route.v3.RouteMatch of a mesh match (also the match of jwt_authn and API-key rules). */
+export function routeMatch(m: RouteMatch): Record<string, unknown> {
   const out: Record<string, unknown> = m.path.kind === 'regex' ? { safe_regex: { regex: m.path.value } } : { [m.path.kind]: m.path.value };
   const headers = headerMatchers(m);
   if (headers.length > 0) out.headers = headers;
@@ -167,18 +170,42 @@ function defaultRoute(world: World, service: string): Record<string, unknown> {
   };
 }
 
-function routeConfig(name: string, vhost: string, routes: Record<string, unknown>[]): NamedResource {
-  return { name, resource: { name, virtual_hosts: [{ name: vhost, domains: ['*'], routes }] } };
+function routeConfig(name: string, vhost: string, routes: Record<string, unknown>[], vhostExtra: Record<string, unknown> = {}): NamedResource {
+  return { name, resource: { name, virtual_hosts: [{ name: vhost, domains: ['*'], routes, ...vhostExtra }] } };
 }
 
 /**
  * Rules of a destination service followed by its implied default route. Proxyless gRPC clients reject a whole
- * RouteConfiguration holding a redirect or direct_response route, so for them (`proxyless`) those rules are
- * left out, and faults become per-route overrides.
+ * RouteConfiguration holding a redirect or direct_response route, so for them (`proxyless`, with the CA view)
+ * those rules are left out, as are rules to services they may not call directly; faults become per-route overrides.
  */
-function serviceRoutes(world: World, service: string, proxyless: boolean): Record<string, unknown>[] {
-  const rules = (world.routes.get(service)?.rules ?? []).filter((r) => !proxyless || r.action.kind === 'forward');
-  return [...rules.map((r) => routeEntry(world, r, proxyless)), defaultRoute(world, service)];
+function serviceRoutes(world: World, service: string, proxyless: NodeView | null): Record<string, unknown>[] {
+  const rules = (world.routes.get(service)?.rules ?? []).filter(
+    (r) => proxyless === null || (r.action.kind === 'forward' && proxylessRule(world, r, proxyless.ca)),
+  );
+  return [...rules.map((r) => routeEntry(world, r, proxyless !== null)), defaultRoute(world, service)];
+}
+
+/** HSTS on every response of a gateway's HTTPS virtual host. */
+function hstsHeader(gw: GatewayConfig): Record<string, unknown> {
+  const h = gw.tls?.hsts;
+  if (!h) return {};
+  const value = `max-age=${h.maxAgeSeconds}${h.includeSubdomains ? '; includeSubDomains' : ''}${h.preload ? '; preload' : ''}`;
+  return { response_headers_to_add: [{ header: { key: 'strict-transport-security', value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }] };
+}
+
+/**
+ * The gateway's routes, and with a redirect listener its route: TLS required for every request (a redirect to
+ * https), the catch-all route redirecting to the HTTPS port too for proxies that answer only from routes.
+ */
+function gatewayRoutes(world: World, gw: GatewayConfig): NamedResource[] {
+  const out = [routeConfig(gatewayRouteName(gw.name), gw.name, gw.routes.map((r) => routeEntry(world, r, false)), hstsHeader(gw))];
+  if (gw.tls?.httpRedirectListen) {
+    const port = gw.listen.port === 443 ? {} : { port_redirect: gw.listen.port };
+    const redirect = { name: 'https', match: { prefix: '/' }, redirect: { https_redirect: true, ...port, response_code: 'MOVED_PERMANENTLY' } };
+    out.push(routeConfig(gatewayRedirectRouteName(gw.name), `${gw.name}-https-redirect`, [redirect], { require_tls: 'ALL' }));
+  }
+  return out;
 }
 
 export function compileRoutes(world: World, view: NodeView): NamedResource[] {
@@ -193,13 +220,12 @@ export function compileRoutes(world: World, view: NodeView): NamedResource[] {
     for (const d of svc.dependencies) {
       const dep = world.services.get(d.service);
       if (dep === undefined || !isHttpProtocol(dep.protocol)) continue;
-      out.push(routeConfig(outboundRouteName(d.service), d.service, serviceRoutes(world, d.service, false)));
+      out.push(routeConfig(outboundRouteName(d.service), d.service, serviceRoutes(world, d.service, null)));
     }
   } else if (view.kind === 'gateway') {
-    const gw = view.gateway;
-    out.push(routeConfig(gatewayRouteName(gw.name), gw.name, gw.routes.map((r) => routeEntry(world, r, false))));
+    out.push(...gatewayRoutes(world, view.gateway));
   } else {
-    for (const s of httpServices(world)) out.push(routeConfig(s.name, s.name, serviceRoutes(world, s.name, true)));
+    for (const s of httpServices(world, view.ca)) out.push(routeConfig(s.name, s.name, serviceRoutes(world, s.name, view)));
   }
   return out.sort(byName);
 }

@@ -136,9 +136,59 @@ export interface DependencyConfig {
   readonly port: number;
 }
 
+/** How a service's sidecars accept inbound mesh traffic (Istio's PeerAuthentication modes). */
+export type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
+export const MTLS_MODES: readonly MtlsMode[] = ['STRICT', 'PERMISSIVE', 'DISABLE'];
+
+/** The workload identity of a service's (or gateway's) proxies: spiffe://<trust-domain>/ns/<namespace>/sa/<serviceAccount>. */
+export interface WorkloadIdentity {
+  readonly namespace: string;
+  readonly serviceAccount: string;
+}
+
+/** Who a rule of an authorization policy lets in (one `from` entry). */
+export type AuthzSource =
+  /** The exact SPIFFE ID of that service's identity. */
+  | { readonly kind: 'service'; readonly service: string }
+  /** The exact SPIFFE ID of that gateway's identity. */
+  | { readonly kind: 'gateway'; readonly gateway: string }
+  /** An exact SPIFFE ID. */
+  | { readonly kind: 'principal'; readonly principal: string }
+  /** Any identity in the namespace (prefix spiffe://<td>/ns/<namespace>/). */
+  | { readonly kind: 'namespace'; readonly namespace: string }
+  /** The connection's peer address (CIDR). */
+  | { readonly kind: 'ip'; readonly address: string; readonly prefixLen: number };
+
+/** What a rule covers (one `to` entry); every non-empty list must match, entries within a list are alternatives. */
+export interface AuthzOperation {
+  /** `/api/*` is a prefix (`/api/`), anything else exact. */
+  readonly paths: readonly { readonly kind: 'prefix' | 'exact'; readonly value: string }[];
+  /** Upper-case HTTP methods. */
+  readonly methods: readonly string[];
+  /** Sidecar inbound ports (the destination port of the connection). */
+  readonly ports: readonly number[];
+}
+
+export interface AuthzRule {
+  /** Alternatives; empty = anyone. */
+  readonly from: readonly AuthzSource[];
+  /** Alternatives; empty = anything. */
+  readonly to: readonly AuthzOperation[];
+}
+
+/** Envoy RBAC on the service's inbound listener: ALLOW lets in only what a rule matches, DENY refuses it. */
+export interface AuthorizationPolicy {
+  readonly action: 'ALLOW' | 'DENY';
+  readonly rules: readonly AuthzRule[];
+}
+
 export interface ServiceConfig {
   readonly name: string;
   readonly protocol: Protocol;
+  readonly identity: WorkloadIdentity;
+  /** null: the mesh's `mtls`. */
+  readonly mtls: MtlsMode | null;
+  readonly authorization: AuthorizationPolicy | null;
   readonly lb: LbConfig;
   readonly connectTimeoutMs: number;
   readonly instances: readonly InstanceConfig[];
@@ -228,12 +278,24 @@ export interface DirectResponseAction {
 
 export type RuleAction = ForwardAction | RedirectAction | DirectResponseAction;
 
+/** End-user authentication of a gateway route: a JWT from one of `jwt`, and/or an API key. */
+export interface RouteAuth {
+  /** Provider names, any of which may vouch for the request; empty = no JWT needed. */
+  readonly jwt: readonly string[];
+  /** A request without any credential passes (one that carries a bad one still fails). */
+  readonly allowMissing: boolean;
+  /** null = no API key needed; an empty list = any consumer. */
+  readonly apiKey: { readonly allowedConsumers: readonly string[] } | null;
+}
+
 export interface RouteRule {
   readonly name: string | null;
   readonly match: RouteMatch;
   readonly action: RuleAction;
   readonly requestHeaders: HeaderOps;
   readonly responseHeaders: HeaderOps;
+  /** Gateway routes only; null = open. */
+  readonly auth: RouteAuth | null;
 }
 
 export interface RouteSet {
@@ -242,15 +304,88 @@ export interface RouteSet {
   readonly rules: readonly RouteRule[];
 }
 
+export interface ListenAddress {
+  readonly address: string;
+  readonly port: number;
+}
+
+/** One certificate of a gateway's HTTPS listener and the host names (SNI) it serves. */
+export interface TlsHostGroup {
+  /** The SDS secret name is `<gateway>/<credential>`; the credential is the group's first host. */
+  readonly credential: string;
+  /** Lower-case host names, `*.example.com` wildcards allowed. */
+  readonly hosts: readonly string[];
+  /** PEM certificate chain and private key, read from cert_file / key_file when the config was loaded. */
+  readonly certChainPem: string;
+  readonly keyPem: string;
+}
+
+export interface GatewayTls {
+  /** The first group also serves clients that send no (or an unknown) SNI. */
+  readonly hosts: readonly TlsHostGroup[];
+  /** A plain-HTTP listener answering every request with a redirect to https. */
+  readonly httpRedirectListen: ListenAddress | null;
+  readonly hsts: { readonly maxAgeSeconds: number; readonly includeSubdomains: boolean; readonly preload: boolean } | null;
+}
+
+/** A JWT issuer a gateway accepts (envoy.filters.http.jwt_authn provider). */
+export interface JwtProvider {
+  readonly name: string;
+  /** null: any issuer. */
+  readonly issuer: string | null;
+  readonly audiences: readonly string[];
+  /** `inline`: the JWKS JSON (from `jwks` or `jwks_file`); `remote`: fetched by the proxy. */
+  readonly jwks:
+    | { readonly kind: 'inline'; readonly json: string }
+    | { readonly kind: 'remote'; readonly uri: string; readonly cacheDurationMs: number | null; readonly timeoutMs: number };
+  /** Keep the token in the request sent upstream. */
+  readonly forward: boolean;
+  readonly forwardPayloadHeader: string | null;
+  readonly claimToHeaders: readonly { readonly header: string; readonly claim: string }[];
+  /** Empty with `fromParams` empty: Envoy's default (Authorization: Bearer, access_token). */
+  readonly fromHeaders: readonly { readonly name: string; readonly valuePrefix: string }[];
+  readonly fromParams: readonly string[];
+}
+
+export interface ApiKeyConsumer {
+  readonly id: string;
+  /** 1 or 2 (rotation) lower-case hex SHA-256 digests of the keys. */
+  readonly keysSha256: readonly string[];
+  readonly metadata: Labels;
+}
+
+/** API keys a gateway accepts (tessera.filters.http.api_key). */
+export interface ApiKeyConfig {
+  readonly consumers: readonly ApiKeyConsumer[];
+  /** Where the key is read; at least one is set. */
+  readonly header: string | null;
+  readonly query: string | null;
+  readonly keepCredential: boolean;
+  /** The header the consumer id is sent upstream in; null = the filter's default, x-consumer-id. */
+  readonly consumerHeader: string | null;
+  /** Consumer metadata keys also sent upstream, as `x-consumer-<key>`. */
+  readonly forwardMetadata: readonly string[];
+}
+
 export interface GatewayConfig {
   /** Node id of the gateway proxy. */
   readonly name: string;
-  readonly listen: { readonly address: string; readonly port: number };
+  /** The HTTPS port when `tls` is set. */
+  readonly listen: ListenAddress;
   readonly routes: readonly RouteRule[];
+  readonly identity: WorkloadIdentity;
+  readonly tls: GatewayTls | null;
+  /** Sorted by name. */
+  readonly jwtProviders: readonly JwtProvider[];
+  readonly apiKeys: ApiKeyConfig | null;
 }
 
 export interface MeshConfig {
   readonly name: string;
+  /** As written in the file; null = not set (the control plane's --trust-domain, else DEFAULT_TRUST_DOMAIN). */
+  readonly trustDomain: string | null;
+  /** The default mode of every service. */
+  readonly mtls: MtlsMode;
   readonly services: readonly ServiceConfig[];
   readonly routes: readonly RouteSet[];
   readonly gateways: readonly GatewayConfig[];
@@ -264,6 +399,8 @@ export type NodeRole =
 export interface World {
   /** The file the config came from, as given to the parser. */
   readonly source: string;
+  /** Every file the config names (cert_file, key_file, jwks_file), resolved, sorted: the control plane watches them too. */
+  readonly files: readonly string[];
   readonly mesh: MeshConfig;
   readonly services: ReadonlyMap<string, ServiceConfig>;
   /** Route rules by destination service (absent: only the implied default route). */
@@ -278,3 +415,11 @@ export const DEFAULT_GRPC_ROUTE_TIMEOUT_MS = 0;
 export const DEFAULT_RETRY_ON: readonly RetryOnCondition[] = ['connect-failure', 'refused-stream', 'unavailable', 'cancelled'];
 export const DEFAULT_HEALTH_CHECK = { intervalMs: 10_000, timeoutMs: 1000, healthyThreshold: 1, unhealthyThreshold: 3 } as const;
 export const DEFAULT_MESH_NAME = 'default';
+export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
+export const DEFAULT_MTLS: MtlsMode = 'PERMISSIVE';
+export const DEFAULT_NAMESPACE = 'default';
+
+/** A service's mode: its own `mtls`, else the mesh's. */
+export function effectiveMtls(mesh: MeshConfig, svc: ServiceConfig): MtlsMode {
+  return svc.mtls ?? mesh.mtls;
+}

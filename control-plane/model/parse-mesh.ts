@@ -1,5 +1,6 @@
 // Mesh config parser: YAML text → validated, deep-frozen World, collecting every error with file, line, column and field.
 import { isIP } from 'node:net';
+import path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { deepFreeze, err, ok, type Result } from '../../src/core/result.js';
 import {
@@ -7,6 +8,8 @@ import {
   DEFAULT_GRPC_ROUTE_TIMEOUT_MS,
   DEFAULT_HEALTH_CHECK,
   DEFAULT_MESH_NAME,
+  DEFAULT_MTLS,
+  DEFAULT_NAMESPACE,
   DEFAULT_RETRY_ON,
   DEFAULT_ROUTE_TIMEOUT_MS,
   isHttpProtocol,
@@ -42,8 +45,44 @@ import {
   type StringMatch,
   type StringMatchKind,
   type World,
+  type ApiKeyConfig,
+  type GatewayTls,
+  type JwtProvider,
+  type ListenAddress,
+  type MtlsMode,
+  type RouteAuth,
+  type WorkloadIdentity,
 } from './mesh-types.js';
+import {
+  gatewayAuthNames,
+  silentField,
+  readApiKeys,
+  readAuthorization,
+  readGatewayTls,
+  readIdentity,
+  readJwtProviders,
+  readMtls,
+  readRouteAuth,
+  readTrustDomain,
+  type GatewayAuthRefs,
+  type ZeroTrustContext,
+} from './parse-zero-trust.js';
 import { joinPath, YamlReader, type Field } from './yaml-reader.js';
+
+/** Contents of the files a mesh config names (cert_file, key_file, jwks_file) by resolved path, or why each could not be read. */
+export type MeshFiles = ReadonlyMap<string, Result<string>>;
+
+export interface ParseOptions {
+  /** The named files' contents (`loadMeshConfig` reads them); a file missing here is an error. */
+  readonly files?: MeshFiles;
+  /**
+   * The trust domain of the running control plane's CA (null: it runs without a CA). When given, a
+   * `mesh.trust_domain` that differs is an error: the CA's trust domain is fixed at start.
+   */
+  readonly trustDomain?: string | null;
+}
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
 const SERVICE_NAME = /^[a-z0-9-]{1,63}$/;
 const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -66,6 +105,20 @@ const FORWARD_ONLY = ['rewrite', 'timeout', 'retries', 'max_stream_duration', 'g
 const COOKIE_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 const GRPC_SERVICE_NAME = /^[A-Za-z0-9_.]*$/;
 const STATUS_RANGE = /^([1-5]\d\d)-([1-5]\d\d)$/;
+const SERVICE_KEYS = [
+  'name',
+  'protocol',
+  'identity',
+  'mtls',
+  'authorization',
+  'lb',
+  'connect_timeout',
+  'instances',
+  'dependencies',
+  'circuit_breaker',
+  'outlier_detection',
+  'health_check',
+] as const;
 
 /** A port some process binds on one host: conflicts are reported once per (host, port). */
 interface Bind {
@@ -154,9 +207,58 @@ class MeshParser {
   readonly #pendingDeps: Array<{ service: string; at: Field; path: string }> = [];
   /** Where each forward action's `fault` key is, for the rule-overlap check in #rules. */
   readonly #faultAt = new Map<ForwardAction, Field>();
+  /** Where each service and its `mtls` key are, for the STRICT check once all are read. */
+  readonly #serviceAt = new Map<ServiceConfig, { at: Field; path: string; mtls: Field | undefined }>();
+  /** Authorization policies wait until every service and gateway is read (they name them). */
+  readonly #pendingAuthz: Array<{ svc: Writable<ServiceConfig>; at: Field; path: string }> = [];
+  /** Every gateway's identity by name, recorded even for a gateway with errors. */
+  readonly #gatewayIdentities = new Map<string, WorkloadIdentity>();
+  readonly #baseDir: string;
+  /** null: only collect the names of referenced files (no content, no file errors). */
+  readonly #files: MeshFiles | null;
+  readonly #referenced = new Set<string>();
+  readonly #expectTrustDomain: string | null | undefined;
+  readonly #zt: ZeroTrustContext;
+  #meshMtls: MtlsMode = DEFAULT_MTLS;
 
-  constructor(reader: YamlReader) {
+  constructor(reader: YamlReader, fileName: string, files: MeshFiles | null, expectTrustDomain: string | null | undefined) {
     this.#r = reader;
+    this.#baseDir = path.dirname(fileName);
+    this.#files = files;
+    this.#expectTrustDomain = expectTrustDomain;
+    this.#zt = {
+      r: reader,
+      file: (f, p) => this.#file(f, p),
+      duration: (f, p, allowZero) => this.#duration(f, p, allowZero),
+      listen: (f, p) => this.#listen(f, p),
+    };
+  }
+
+  /** Resolved paths of every file the config names, sorted. */
+  get referencedFiles(): string[] {
+    return [...this.#referenced].sort();
+  }
+
+  /** A named file's content, resolved against the mesh file's directory. */
+  #file(f: Field, p: string): string | null {
+    const name = this.#r.string(f, p);
+    if (name === null || name === '') {
+      if (name === '') this.#r.error(f, p, 'must name a file');
+      return null;
+    }
+    const resolved = path.resolve(this.#baseDir, name);
+    this.#referenced.add(resolved);
+    if (this.#files === null) return null;
+    const content = this.#files.get(resolved);
+    if (content === undefined) {
+      this.#r.error(f, p, `cannot read ${name}: not loaded (files named by the config are read by loadMeshConfig)`);
+      return null;
+    }
+    if (!content.ok) {
+      this.#r.error(f, p, `cannot read ${name}: ${content.errors.join('; ')}`);
+      return null;
+    }
+    return content.value;
   }
 
   read(): { mesh: MeshConfig; nodes: Map<string, NodeRole> } | null {
@@ -170,11 +272,19 @@ class MeshParser {
     if (m === null) return null;
 
     let name = DEFAULT_MESH_NAME;
+    let trustDomain: string | null = null;
     const meshField = m.get('mesh');
     if (meshField !== undefined) {
-      const mm = r.map(meshField, 'mesh', ['name']);
+      const mm = r.map(meshField, 'mesh', ['name', 'trust_domain', 'mtls']);
       const n = mm ? r.optional(mm, 'name', 'mesh', (f, p) => r.string(f, p, SERVICE_NAME, '[a-z0-9-]+')) : null;
       if (n) name = n;
+      const td = mm ? r.optional(mm, 'trust_domain', 'mesh', (f, p) => readTrustDomain(this.#zt, f, p)) : null;
+      if (td) {
+        trustDomain = td;
+        this.#checkTrustDomain(td, mm!.get('trust_domain')!);
+      }
+      const mode = mm ? r.optional(mm, 'mtls', 'mesh', (f, p) => readMtls(this.#zt, f, p)) : null;
+      if (mode) this.#meshMtls = mode;
     }
 
     const services: ServiceConfig[] = [];
@@ -187,6 +297,7 @@ class MeshParser {
         if (s) services.push(s);
       });
       this.#checkDependencies();
+      this.#checkMtls(services);
     }
 
     const routes: RouteSet[] = [];
@@ -208,27 +319,59 @@ class MeshParser {
       });
     }
 
+    this.#readAuthorizations();
     this.#checkBinds();
     const nodes = new Map<string, NodeRole>();
     for (const [id, n] of this.#nodes) if (n.role) nodes.set(id, n.role);
-    return { mesh: { name, services, routes, gateways }, nodes };
+    return { mesh: { name, trustDomain, mtls: this.#meshMtls, services, routes, gateways }, nodes };
+  }
+
+  /** mesh.trust_domain must be the running CA's (which is fixed when the control plane starts). */
+  #checkTrustDomain(td: string, at: Field): void {
+    const want = this.#expectTrustDomain;
+    if (want === undefined || want === td) return;
+    this.#r.error(
+      at,
+      'mesh.trust_domain',
+      want === null
+        ? `'${td}' needs the mesh CA, and this control plane started without one; restart it to use a trust domain`
+        : `is '${td}' but the control plane's CA serves trust domain '${want}' (--trust-domain, or the file's value at start); restart it to change the trust domain`,
+    );
+  }
+
+  /** STRICT services need a sidecar on every instance: the callers' clusters carry TLS only then. */
+  #checkMtls(services: readonly ServiceConfig[]): void {
+    services.forEach((svc) => {
+      const mode = svc.mtls ?? this.#meshMtls;
+      const missing = svc.instances.filter((inst) => inst.sidecarPort === null).map((inst) => inst.id);
+      if (mode !== 'STRICT' || missing.length === 0) return;
+      // The mesh default does not make a service without any sidecar STRICT: it is simply outside mTLS.
+      if (svc.mtls === null && missing.length === svc.instances.length) return;
+      const where = this.#serviceAt.get(svc)!;
+      this.#r.error(
+        where.mtls ?? where.at,
+        where.mtls === undefined ? where.path : `${where.path}.mtls`,
+        `mtls is STRICT${svc.mtls === null ? ' (the mesh default)' : ''} but ${missing.join(', ')} has no sidecar_port: callers would reach it without TLS (give every instance a sidecar_port, or set mtls: PERMISSIVE on this service)`,
+      );
+    });
+  }
+
+  /** Policies name services and gateways, so they are read once both are. */
+  #readAuthorizations(): void {
+    const services = new Map([...this.#services].map(([k, v]) => [k, v.svc]));
+    const gws = this.#gatewayIdentities;
+    for (const p of this.#pendingAuthz) {
+      const mtls = p.svc.mtls ?? this.#meshMtls;
+      const mtlsFrom = p.svc.mtls === null ? 'the mesh default' : `${p.path.replace(/\.authorization$/, '')}.mtls`;
+      p.svc.authorization = readAuthorization(this.#zt, p.at, p.path, { service: p.svc, mtls, mtlsFrom, services, gateways: gws });
+    }
   }
 
   // ---------- services ----------
 
   #service(f: Field, path: string): ServiceConfig | null {
     const r = this.#r;
-    const m = r.map(f, path, [
-      'name',
-      'protocol',
-      'lb',
-      'connect_timeout',
-      'instances',
-      'dependencies',
-      'circuit_breaker',
-      'outlier_detection',
-      'health_check',
-    ]);
+    const m = r.map(f, path, SERVICE_KEYS);
     if (m === null) return null;
     const name = r.required(m, 'name', f, path, (g, p) => r.string(g, p, SERVICE_NAME, '[a-z0-9-]+ (at most 63 characters)'));
     const protocol = r.required(m, 'protocol', f, path, (g, p) => r.oneOf<Protocol>(g, p, PROTOCOLS));
@@ -237,6 +380,10 @@ class MeshParser {
     const circuitBreaker = r.optional(m, 'circuit_breaker', path, (g, p) => this.#circuitBreaker(g, p));
     const outlierDetection = r.optional(m, 'outlier_detection', path, (g, p) => this.#outlierDetection(g, p));
     const healthCheck = r.optional(m, 'health_check', path, (g, p) => this.#healthCheck(g, p, protocol));
+    const mtls = r.optional(m, 'mtls', path, (g, p) => readMtls(this.#zt, g, p));
+    const identity = r.optional(m, 'identity', path, (g, p) =>
+      readIdentity(this.#zt, g, p, { namespace: DEFAULT_NAMESPACE, serviceAccount: name ?? '' }),
+    );
 
     const instances: InstanceConfig[] = [];
     const instancesField = m.get('instances');
@@ -279,10 +426,13 @@ class MeshParser {
       r.error(m.get('name')!, `${path}.name`, `duplicate service '${name}' (first declared on line ${r.line(prior.at.pos)})`);
       return null;
     }
-    if (name === null || protocol === null) return null;
-    const svc: ServiceConfig = {
+    if (name === null || protocol === null || identity === null) return null;
+    const svc: Writable<ServiceConfig> = {
       name,
       protocol,
+      identity: identity ?? { namespace: DEFAULT_NAMESPACE, serviceAccount: name },
+      mtls: mtls ?? null,
+      authorization: null,
       lb: lb ?? { policy: 'round_robin', hashOn: null, panicThresholdPercent: null, localityWeighted: false },
       connectTimeoutMs: connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       instances,
@@ -292,6 +442,9 @@ class MeshParser {
       healthCheck: healthCheck ?? null,
     };
     this.#services.set(name, { svc, at: m.get('name')! });
+    this.#serviceAt.set(svc, { at: f, path, mtls: m.get('mtls') });
+    const authz = m.get('authorization');
+    if (authz !== undefined) this.#pendingAuthz.push({ svc, at: authz, path: `${path}.authorization` });
     instances.forEach((inst, i) => {
       const slot = this.#nodes.get(inst.id);
       if (slot && slot.role === null && slot.path === `${path}.instances[${i}]`) slot.role = { role: 'sidecar', service: svc, instance: inst };
@@ -698,12 +851,13 @@ class MeshParser {
       if (prior !== undefined) r.error(m.get('service')!, `${path}.service`, `'${service}' already has rules in ${prior}`);
       else seen.set(service, path);
     }
-    const rules = r.required(m, 'rules', f, path, (g, p) => this.#rules(g, p));
+    const rules = r.required(m, 'rules', f, path, (g, p) => this.#rules(g, p, null));
     if (service === null || rules === null) return null;
     return { service, rules };
   }
 
-  #rules(f: Field, path: string): RouteRule[] | null {
+  /** `gateway`: the auth the rules may use (gateway routes), null for a service's rules. */
+  #rules(f: Field, path: string, gateway: GatewayAuthRefs | null): RouteRule[] | null {
     const r = this.#r;
     if (r.isNull(f)) return [];
     const items = r.list(f, path);
@@ -711,7 +865,7 @@ class MeshParser {
     const out: RouteRule[] = [];
     const paths: string[] = [];
     items.forEach((g, i) => {
-      const rule = this.#rule(g, `${path}[${i}]`);
+      const rule = this.#rule(g, `${path}[${i}]`, gateway);
       if (rule) {
         out.push(rule);
         paths.push(`${path}[${i}]`);
@@ -769,9 +923,10 @@ class MeshParser {
     return s.name;
   }
 
-  #rule(f: Field, path: string): RouteRule | null {
+  #rule(f: Field, path: string, gateway: GatewayAuthRefs | null): RouteRule | null {
     const r = this.#r;
     const m = r.map(f, path, [
+      'auth',
       'name',
       'match',
       'destinations',
@@ -848,8 +1003,14 @@ class MeshParser {
         responseHeaders = r.optional(hm, 'response', hp, (g, p) => this.#headerOps(g, p)) ?? EMPTY_OPS;
       }
     }
+    let auth: RouteAuth | null = null;
+    const authField = m.get('auth');
+    if (authField !== undefined) {
+      if (gateway === null) r.error(authField, `${path}.auth`, 'end-user authentication applies to gateway routes only (mesh callers are authorized with services[].authorization)');
+      else auth = readRouteAuth(this.#zt, authField, `${path}.auth`, gateway);
+    }
     if (r.errorCount !== before || match === null || action === null) return null;
-    return { name: name ?? null, match, action, requestHeaders, responseHeaders };
+    return { name: name ?? null, match, action, requestHeaders, responseHeaders, auth };
   }
 
   #defaultMatch(): RouteMatch {
@@ -1243,27 +1404,53 @@ class MeshParser {
 
   #gateway(f: Field, path: string): GatewayConfig | null {
     const r = this.#r;
-    const m = r.map(f, path, ['name', 'listen', 'routes']);
+    const m = r.map(f, path, ['name', 'listen', 'identity', 'tls', 'jwt_providers', 'api_keys', 'routes']);
     if (m === null) return null;
+    const before = r.errorCount;
     const name = r.required(m, 'name', f, path, (g, p) => r.string(g, p, NODE_ID, 'a node id ([A-Za-z0-9._-]+)'));
     const slot = name === null ? null : this.#claimNode(name, path, 'name', m.get('name')!);
     const listen = r.required(m, 'listen', f, path, (g, p) => this.#listen(g, p));
-    const routes = r.required(m, 'routes', f, path, (g, p) => this.#rules(g, p));
-    if (name === null || listen === null || routes === null) return null;
-    const gw: GatewayConfig = { name, listen, routes };
+    const identity = r.optional(m, 'identity', path, (g, p) =>
+      readIdentity(this.#zt, g, p, { namespace: DEFAULT_NAMESPACE, serviceAccount: name ?? '' }),
+    );
+    const tls: GatewayTls | null | undefined = r.optional(m, 'tls', path, (g, p) => readGatewayTls(this.#zt, g, p));
+    const jwtProviders: JwtProvider[] | null | undefined = r.optional(m, 'jwt_providers', path, (g, p) => readJwtProviders(this.#zt, g, p));
+    const apiKeys: ApiKeyConfig | null | undefined = r.optional(m, 'api_keys', path, (g, p) => readApiKeys(this.#zt, g, p));
+    // Recorded even when the gateway has errors, so policies naming it do not add a second, misleading one.
+    if (name !== null && identity !== null && !this.#gatewayIdentities.has(name)) {
+      this.#gatewayIdentities.set(name, identity ?? { namespace: DEFAULT_NAMESPACE, serviceAccount: name });
+    }
+    const refs: GatewayAuthRefs = { path, ...gatewayAuthNames(m.get('jwt_providers'), m.get('api_keys')) };
+    const routes = r.required(m, 'routes', f, path, (g, p) => this.#rules(g, p, refs));
+    if (name !== null && listen !== null) {
+      this.#binds.push({ host: hostKey(listen.address), ip: listen.address, port: listen.port, what: `gateway ${name}`, at: m.get('listen')!, path: `${path}.listen` });
+    }
+    const redirect = tls?.httpRedirectListen;
+    if (name !== null && redirect) {
+      this.#binds.push({
+        host: hostKey(redirect.address),
+        ip: redirect.address,
+        port: redirect.port,
+        what: `gateway ${name} (http redirect)`,
+        at: silentField(m.get('tls'), 'http_redirect_listen') ?? m.get('tls')!,
+        path: `${path}.tls.http_redirect_listen`,
+      });
+    }
+    if (r.errorCount !== before || name === null || listen === null || routes === null) return null;
+    const gw: GatewayConfig = {
+      name,
+      listen,
+      routes,
+      identity: identity ?? { namespace: DEFAULT_NAMESPACE, serviceAccount: name },
+      tls: tls ?? null,
+      jwtProviders: jwtProviders ?? [],
+      apiKeys: apiKeys ?? null,
+    };
     if (slot) slot.role = { role: 'gateway', gateway: gw };
-    this.#binds.push({
-      host: hostKey(listen.address),
-      ip: listen.address,
-      port: listen.port,
-      what: `gateway ${name}`,
-      at: m.get('listen')!,
-      path: `${path}.listen`,
-    });
     return gw;
   }
 
-  #listen(f: Field, path: string): { address: string; port: number } | null {
+  #listen(f: Field, path: string): ListenAddress | null {
     const v = this.#r.string(f, path);
     if (v === null) return null;
     const m = /^\[([^\]]+)\]:(\d+)$/.exec(v) ?? /^([^:[\]]+):(\d+)$/.exec(v);
@@ -1276,31 +1463,44 @@ class MeshParser {
   }
 }
 
-/** Parses and validates one mesh config; every error is `file:line:col: field.path: message`. */
-export function parseMeshConfig(text: string, fileName: string): Result<World> {
+/**
+ * Parses and validates one mesh config; every error is `file:line:col: field.path: message`. Files the config names
+ * are looked up in `opts.files` (`loadMeshConfig` reads them first).
+ */
+export function parseMeshConfig(text: string, fileName: string, opts: ParseOptions = {}): Result<World> {
+  return parse(text, fileName, opts.files ?? new Map(), opts.trustDomain).world;
+}
+
+/** The resolved paths of the files `text` names (cert_file, key_file, jwks_file), sorted; [] when it does not parse. */
+export function referencedFiles(text: string, fileName: string): string[] {
+  return parse(text, fileName, null, undefined).files;
+}
+
+function parse(text: string, fileName: string, files: MeshFiles | null, trustDomain: string | null | undefined): { world: Result<World>; files: string[] } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    return err(
-      doc.errors.map((e) => {
-        const { line, col } = lines.linePos(e.pos[0]);
-        return `${fileName}:${line}:${col}: ${e.message.split('\n')[0]}`;
-      }),
-    );
+    const errors = doc.errors.map((e) => {
+      const { line, col } = lines.linePos(e.pos[0]);
+      return `${fileName}:${line}:${col}: ${e.message.split('\n')[0]}`;
+    });
+    return { world: err(errors), files: [] };
   }
   const reader = new YamlReader(fileName, doc, lines);
-  const parser = new MeshParser(reader);
+  const parser = new MeshParser(reader, fileName, files, trustDomain);
   const read = parser.read();
   const errors = reader.finish();
-  if (errors.length > 0 || read === null) return err(errors.length > 0 ? errors : [`${fileName}: invalid mesh config`]);
+  const referenced = parser.referencedFiles;
+  if (errors.length > 0 || read === null) return { world: err(errors.length > 0 ? errors : [`${fileName}: invalid mesh config`]), files: referenced };
   const { mesh, nodes } = read;
   const world: World = {
     source: fileName,
+    files: referenced,
     mesh,
     services: new Map(mesh.services.map((s) => [s.name, s])),
     routes: new Map(mesh.routes.map((rs) => [rs.service, rs])),
     nodes,
   };
   deepFreeze(mesh);
-  return ok(Object.freeze(world));
+  return { world: ok(Object.freeze(world)), files: referenced };
 }

@@ -1,4 +1,5 @@
-// Cross-resource checks of one snapshot: every RDS name a listener uses and every EDS cluster has its resource.
+// Cross-resource checks of one snapshot: every RDS name a listener uses, every EDS cluster and every secret served
+// over ADS that a listener or cluster names has its resource.
 import { unpackAny } from '../../src/xds/protos.js';
 import { TypeUrl } from '../../src/xds/type-urls.js';
 import type { Snapshot } from './snapshot.js';
@@ -37,12 +38,35 @@ function listenerRdsRefs(listener: Obj): Array<[string, string]> {
   return refs;
 }
 
+/** Every (field path, secret name) of an SdsSecretConfig with `sds_config.ads` inside a decoded resource. */
+function adsSecretRefs(v: unknown, where: string, out: Array<[string, string]>): void {
+  if (Array.isArray(v)) {
+    v.forEach((x, i) => adsSecretRefs(x, `${where}[${i}]`, out));
+    return;
+  }
+  const o = asObj(v);
+  if (o === null) return;
+  if (typeof o.name === 'string' && asObj(asObj(o.sds_config)?.ads) !== null) out.push([where, o.name]);
+  for (const [k, x] of Object.entries(o)) if (typeof x === 'object') adsSecretRefs(x, where === '' ? k : `${where}.${k}`, out);
+}
+
 /**
  * Returns one error per dangling reference: a listener's RDS route_config_name without a RouteConfiguration,
- * or an EDS cluster (eds_cluster_config.service_name, else its name) without a ClusterLoadAssignment.
+ * an EDS cluster (eds_cluster_config.service_name, else its name) without a ClusterLoadAssignment, or a secret a
+ * listener or cluster takes from ADS (ROOTCA, a gateway certificate) without its Secret.
  */
 export function checkConsistency(snapshot: Snapshot): string[] {
   const errors: string[] = [];
+  const secrets = snapshot.resources(TypeUrl.Secret);
+  for (const [short, url] of [['LDS', TypeUrl.Listener], ['CDS', TypeUrl.Cluster]] as const) {
+    for (const [name, r] of snapshot.resources(url)) {
+      const refs: Array<[string, string]> = [];
+      adsSecretRefs(unpackAny(r.any), '', refs);
+      for (const [where, secret] of refs) {
+        if (!secrets.has(secret)) errors.push(`${short}[${name}].${where}: secret "${secret}" has no Secret resource`);
+      }
+    }
+  }
   const routes = snapshot.resources(TypeUrl.RouteConfiguration);
   for (const [name, r] of snapshot.resources(TypeUrl.Listener)) {
     for (const [where, rds] of listenerRdsRefs(unpackAny(r.any))) {

@@ -1,9 +1,10 @@
-// FileSource: owns the watch on one mesh config file; debounces edits and hands each new valid World to its owner.
+// FileSource: owns the watch on one mesh config file (and the files it names); debounces edits and hands each new
+// valid World to its owner.
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { err, ok, type Result } from '../../src/core/result.js';
-import { parseMeshConfig, type World } from '../model/index.js';
+import { parseMeshText, type MeshFiles, type World } from '../model/index.js';
 
 export interface FileSourceOptions {
   /** A new valid config whose content differs from the last applied one. */
@@ -17,18 +18,20 @@ export interface FileSourceOptions {
 }
 
 /**
- * Watches the file's directory (so an editor's write-to-temp-then-rename is seen), coalesces bursts of events
- * (quiet `quietMs`, at most `maxDelayMs`), reads asynchronously, validates, and reports valid or invalid configs.
- * Content identical to the last one seen reports nothing.
+ * Watches the file's directory (so an editor's write-to-temp-then-rename is seen) and the directories of the files
+ * it names (certificates, JWKS), coalesces bursts of events (quiet `quietMs`, at most `maxDelayMs`), reads
+ * asynchronously, validates, and reports valid or invalid configs. Content identical to the last one seen (the
+ * config and every named file) reports nothing.
  */
 export class FileSource {
   readonly #path: string;
-  readonly #base: string;
   readonly #onWorld: (world: World) => void;
   readonly #onInvalid: (errors: string[]) => void;
   readonly #quietMs: number;
   readonly #maxDelayMs: number;
-  #watcher: FSWatcher | null = null;
+  /** Watched directory → the base names in it that trigger a reload. */
+  readonly #watchers = new Map<string, { watcher: FSWatcher; names: Set<string> }>();
+  #trustDomain: string | null | undefined = undefined;
   #timer: NodeJS.Timeout | null = null;
   #burstStart = 0;
   #loading: Promise<void> | null = null;
@@ -39,34 +42,37 @@ export class FileSource {
 
   constructor(filePath: string, opts: FileSourceOptions) {
     this.#path = filePath;
-    this.#base = path.basename(filePath);
     this.#onWorld = opts.onWorld;
     this.#onInvalid = opts.onInvalid;
     this.#quietMs = opts.quietMs ?? 100;
     this.#maxDelayMs = opts.maxDelayMs ?? 1000;
   }
 
+  /**
+   * The trust domain every later config must agree with (see ParseOptions.trustDomain); set once the control
+   * plane knows whether it runs a CA. `td` given to start() applies to the first load.
+   */
+  expectTrustDomain(td: string | null | undefined): void {
+    this.#trustDomain = td;
+  }
+
   /** Loads and validates the file once; when valid, starts watching and returns the first World. */
   async start(): Promise<Result<World>> {
     const text = await this.#read();
     if (!text.ok) return text;
-    const world = parseMeshConfig(text.value, this.#path);
+    const { world, files } = await parseMeshText(text.value, this.#path, { trustDomain: this.#trustDomain });
     if (!world.ok) return world;
-    this.#lastSeen = text.value;
-    this.#applied = text.value;
-    if (!this.#closed) {
-      this.#watcher = watch(path.dirname(this.#path), { persistent: true }, (_event, name) => {
-        if (name === null || name === this.#base) this.#schedule();
-      });
-      this.#watcher.on('error', (e: Error) => this.#onInvalid([`${this.#path}: watch failed: ${e.message}`]));
-    }
+    const seen = fingerprint(text.value, files);
+    this.#lastSeen = seen;
+    this.#applied = seen;
+    this.#watchFiles(files);
     return world;
   }
 
   close(): void {
     this.#closed = true;
-    this.#watcher?.close();
-    this.#watcher = null;
+    for (const w of this.#watchers.values()) w.watcher.close();
+    this.#watchers.clear();
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
   }
@@ -107,16 +113,44 @@ export class FileSource {
       this.#onInvalid(text.errors);
       return;
     }
-    if (text.value === this.#lastSeen) return;
-    this.#lastSeen = text.value;
-    const world = parseMeshConfig(text.value, this.#path);
+    const { world, files } = await parseMeshText(text.value, this.#path, { trustDomain: this.#trustDomain });
+    if (this.#closed) return;
+    this.#watchFiles(files);
+    const seen = fingerprint(text.value, files);
+    if (seen === this.#lastSeen) return;
+    this.#lastSeen = seen;
     if (!world.ok) {
       this.#onInvalid(world.errors);
       return;
     }
-    if (text.value === this.#applied) return;
-    this.#applied = text.value;
+    if (seen === this.#applied) return;
+    this.#applied = seen;
     this.#onWorld(world.value);
+  }
+
+  /** Watches the config's directory and those of the files it names (new ones are added, none removed). */
+  #watchFiles(files: MeshFiles): void {
+    if (this.#closed) return;
+    for (const p of [this.#path, ...files.keys()]) {
+      const dir = path.dirname(p);
+      let w = this.#watchers.get(dir);
+      if (w === undefined) {
+        const names = new Set<string>();
+        let watcher: FSWatcher;
+        try {
+          watcher = watch(dir, { persistent: true }, (_event, name) => {
+            if (name === null || names.has(name)) this.#schedule();
+          });
+        } catch (e) {
+          this.#onInvalid([`${p}: cannot watch ${dir}: ${(e as Error).message}`]);
+          continue;
+        }
+        watcher.on('error', (e: Error) => this.#onInvalid([`${dir}: watch failed: ${e.message}`]));
+        w = { watcher, names };
+        this.#watchers.set(dir, w);
+      }
+      w.names.add(path.basename(p));
+    }
   }
 
   async #read(): Promise<Result<string>> {
@@ -126,4 +160,14 @@ export class FileSource {
       return err(`${this.#path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   }
+}
+
+/** The config text plus every named file's content (or read error): equal fingerprints mean nothing changed. */
+function fingerprint(text: string, files: MeshFiles): string {
+  const parts = [text];
+  for (const p of [...files.keys()].sort()) {
+    const c = files.get(p)!;
+    parts.push(p, c.ok ? c.value : `!${c.errors.join(';')}`);
+  }
+  return parts.join('\0');
 }

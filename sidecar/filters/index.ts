@@ -1,5 +1,6 @@
 // The HTTP filter registry: every filter extension the sidecar has, by typed_config type URL (STYLE §2).
 import type { HttpFilterFactory } from '../http/filter.js';
+import { apiKeyFilterFactory } from './http/api-key/config.js';
 import { faultFilterFactory } from './http/fault/config.js';
 import { jwtAuthnFilterFactory } from './http/jwt-authn/config.js';
 import { rbacFilterFactory } from './http/rbac/config.js';
@@ -19,7 +20,7 @@ export function buildRegistry(factories: readonly HttpFilterFactory[]): Readonly
 
 /** Registers every HTTP filter extension, listed explicitly (no import side effects). */
 export function registerAll(): ReadonlyMap<string, HttpFilterFactory> {
-  return buildRegistry([faultFilterFactory, rbacFilterFactory, jwtAuthnFilterFactory]);
+  return buildRegistry([faultFilterFactory, rbacFilterFactory, jwtAuthnFilterFactory, apiKeyFilterFactory]);
 }
 
 let registry: ReadonlyMap<string, HttpFilterFactory> | null = null;

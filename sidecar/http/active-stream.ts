@@ -288,6 +288,10 @@ export abstract class ActiveStream implements StreamCallbacks, DecoderFilterCall
     return this.#metadata?.get(namespace);
   }
 
+  setPath(path: string): void {
+    this.path = path;
+  }
+
   setDynamicMetadata(namespace: string, key: string, value: unknown): void {
     this.#metadata ??= new Map();
     let ns = this.#metadata.get(namespace);
@@ -496,7 +500,41 @@ export abstract class ActiveStream implements StreamCallbacks, DecoderFilterCall
     }
     this.requestId = rid ?? '';
     if (cfg.via !== '') appendList(h, 'via', cfg.via);
+    this.#forwardClientCert(h, cfg);
   }
+
+  /** forward_client_cert_details: x-forwarded-client-cert is the proxy's to set; a client's own copy is dropped. */
+  #forwardClientCert(h: HeaderMap, cfg: HcmConfig): void {
+    const mode = cfg.forwardClientCertDetails;
+    if (mode === 'ALWAYS_FORWARD_ONLY') return;
+    const c = this.connection;
+    const mtls = c.secure && c.peerCertificateValidated;
+    if (!mtls || mode === 'SANITIZE') {
+      h.remove(XFCC);
+      return;
+    }
+    if (mode === 'FORWARD_ONLY') return;
+    const cur = xfccElement(c, this.shared.ctx.secrets.localSpiffeId, cfg.setCurrentClientCertDetails);
+    if (mode === 'SANITIZE_SET') h.set(XFCC, cur);
+    else appendList(h, XFCC, cur);
+  }
+}
+
+const XFCC = 'x-forwarded-client-cert';
+
+/** One XFCC element in Envoy's key order: By, Hash, Subject, URI, DNS (values with , ; = or " quoted). */
+export function xfccElement(c: DownstreamConnectionInfo, by: string, d: HcmConfig['setCurrentClientCertDetails']): string {
+  const parts: string[] = [];
+  if (by !== '') parts.push(`By=${xfccValue(by)}`);
+  parts.push(`Hash=${c.peerCertSha256}`);
+  if (d.subject) parts.push(`Subject=${xfccValue(c.peerSubject, true)}`);
+  if (d.uri) for (const u of c.peerUriSans) parts.push(`URI=${xfccValue(u)}`);
+  if (d.dns) for (const n of c.peerDnsSans) parts.push(`DNS=${xfccValue(n)}`);
+  return parts.join(';');
+}
+
+function xfccValue(v: string, alwaysQuote = false): string {
+  return alwaysQuote || /[,;="]/.test(v) ? `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : v;
 }
 
 /** Appends `value` to a comma-list header (one field). */

@@ -3,6 +3,7 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { uriSans } from '../../src/tls/spiffe.js';
+import { parseSubjectAltName } from '../tls/tls-context.js';
 
 export interface DownstreamConnectionInfo {
   /** The socket peer's address (before any x-forwarded-for rules). */
@@ -18,6 +19,7 @@ export interface DownstreamConnectionInfo {
   /** The verified peer certificate's first URI SAN (its SPIFFE ID), '' when none (Envoy's principal for RBAC). */
   readonly peerPrincipal: string;
   readonly peerUriSans: readonly string[];
+  readonly peerDnsSans: readonly string[];
   /** The verified peer certificate's subject, RFC 2253-ish ("CN=a,O=b"), '' when none. */
   readonly peerSubject: string;
   /** SHA-256 of the peer certificate's DER, lower-case hex (XFCC Hash), '' when none. */
@@ -37,6 +39,7 @@ function unmapped(a: string | undefined): string {
 export function connectionInfo(socket: Socket): DownstreamConnectionInfo {
   const tls = (socket as Partial<TLSSocket>).encrypted === true ? (socket as TLSSocket) : null;
   let uris: string[] = [];
+  let dns: string[] = [];
   let subject = '';
   let sha = '';
   let validated = false;
@@ -45,6 +48,7 @@ export function connectionInfo(socket: Socket): DownstreamConnectionInfo {
     const cert = validated ? tls.getPeerCertificate(false) : null;
     if (cert !== null && cert.raw !== undefined) {
       uris = uriSans(cert.subjectaltname);
+      dns = parseSubjectAltName(cert.subjectaltname).flatMap(([t, v]) => (t === 'DNS' ? [v] : []));
       subject = subjectString(cert.subject as unknown as Record<string, string | string[]> | undefined);
       sha = cert.fingerprint256.replace(/:/g, '').toLowerCase();
     }
@@ -58,6 +62,7 @@ export function connectionInfo(socket: Socket): DownstreamConnectionInfo {
     peerCertificateValidated: validated,
     peerPrincipal: uris[0] ?? '',
     peerUriSans: uris,
+    peerDnsSans: dns,
     peerSubject: subject,
     peerCertSha256: sha,
     requestedServerName: tls !== null && typeof tls.servername === 'string' ? tls.servername : '',

@@ -30,6 +30,8 @@ export interface DecoderFilterCallbacks {
   readonly route: RouteMatch | null;
   readonly method: string;
   readonly path: string;
+  /** Rewrites the request target before routing goes upstream (a filter removing a query credential). */
+  setPath(path: string): void;
   readonly authority: string;
   /** The request is gRPC (content-type application/grpc*): local replies become trailers-only gRPC responses. */
   readonly isGrpc: boolean;

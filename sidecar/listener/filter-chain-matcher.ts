@@ -1,6 +1,8 @@
 // Filter-chain match tables built at LDS time: destination port, then a chain matching any port, then the default chain.
 import type { Socket } from 'node:net';
-import type { FilterChainConfig, ListenerConfig } from '../../src/xds/resources/types.js';
+import type { FilterChainConfig, FilterChainMatchConfig, ListenerConfig } from '../../src/xds/resources/types.js';
+import { ServerTlsContext } from '../tls/tls-context.js';
+import type { InspectedConnection } from './tls-inspector.js';
 import { connectionInfo } from '../http/connection-info.js';
 import { createNetworkRbac, type NetworkRbac } from '../filters/network/rbac.js';
 import type { ConnectionHandler, NetworkFilterChain, NetworkFilterChainFactory, NetworkFilterChainOptions, SidecarContext } from '../contracts.js';
@@ -47,13 +49,16 @@ export class BuiltFilterChain {
   readonly connections = new Set<ActiveConnection>();
   /** envoy.filters.network.rbac evaluators run on each connection before the network filter sees it. */
   readonly rbac: readonly NetworkRbac[];
+  /** transport_socket: TLS terminated before the network filters (and network RBAC) see the connection. */
+  readonly tls: ServerTlsContext | null;
   #emptyWaiters: (() => void)[] = [];
 
-  constructor(config: FilterChainConfig, chain: NetworkFilterChain, fingerprint: string, rbac: readonly NetworkRbac[] = []) {
+  constructor(config: FilterChainConfig, chain: NetworkFilterChain, fingerprint: string, rbac: readonly NetworkRbac[] = [], tls: ServerTlsContext | null = null) {
     this.config = config;
     this.chain = chain;
     this.fingerprint = fingerprint;
     this.rbac = rbac;
+    this.tls = tls;
   }
 
   /** Every network RBAC filter allows the connection (each counts its own stats; the first denial stops). */
@@ -86,6 +91,8 @@ export class FilterChainMatcher {
   readonly #byPort: Map<number, BuiltFilterChain>;
   readonly #anyPort: BuiltFilterChain | null;
   readonly #default: BuiltFilterChain | null;
+  /** Some chain matches on what tls_inspector reads: the full narrowing below instead of the port map. */
+  readonly #inspected: boolean;
   /** Every chain of this generation (default last). */
   readonly chains: readonly BuiltFilterChain[];
 
@@ -94,12 +101,46 @@ export class FilterChainMatcher {
     this.#anyPort = anyPort;
     this.#default = dflt;
     this.chains = chains;
+    this.#inspected = chains.some((c) => c !== dflt && usesInspector(c.config.match));
   }
 
-  /** The chain for a connection accepted on `localPort`, or null (close the connection). */
-  match(localPort: number): BuiltFilterChain | null {
-    return this.#byPort.get(localPort) ?? this.#anyPort ?? this.#default;
+  /**
+   * The chain for a connection accepted on `localPort`, or null (close the connection). Envoy's order: the most
+   * specific destination port, then server name (exact, then the longest wildcard, then none), transport
+   * protocol (exact, then any), application protocols (overlap, then any); the default chain last.
+   */
+  match(localPort: number, seen?: InspectedConnection): BuiltFilterChain | null {
+    if (!this.#inspected) return this.#byPort.get(localPort) ?? this.#anyPort ?? this.#default;
+    const all = this.#default === null ? this.chains : this.chains.filter((c) => c !== this.#default);
+    let c = all.filter((x) => x.config.match.destinationPort === localPort);
+    if (c.length === 0) c = all.filter((x) => x.config.match.destinationPort === null);
+    c = byServerName(c, seen?.serverName ?? '');
+    const tp = seen?.transportProtocol ?? '';
+    const exact = c.filter((x) => tp !== '' && x.config.match.transportProtocol === tp);
+    c = exact.length > 0 ? exact : c.filter((x) => x.config.match.transportProtocol === '');
+    const alpn = seen?.applicationProtocols ?? [];
+    const overlap = c.filter((x) => x.config.match.applicationProtocols.some((a) => alpn.includes(a)));
+    c = overlap.length > 0 ? overlap : c.filter((x) => x.config.match.applicationProtocols.length === 0);
+    return c[0] ?? this.#default;
   }
+}
+
+function usesInspector(m: FilterChainMatchConfig): boolean {
+  return m.serverNames.length > 0 || m.transportProtocol !== '' || m.applicationProtocols.length > 0;
+}
+
+function byServerName(c: BuiltFilterChain[], sni: string): BuiltFilterChain[] {
+  if (sni !== '') {
+    const exact = c.filter((x) => x.config.match.serverNames.includes(sni));
+    if (exact.length > 0) return exact;
+    // Wildcards from the longest suffix: a.b.example.com tries *.b.example.com, then *.example.com, ...
+    for (let dot = sni.indexOf('.'); dot >= 0; dot = sni.indexOf('.', dot + 1)) {
+      const w = `*${sni.slice(dot)}`;
+      const hit = c.filter((x) => x.config.match.serverNames.includes(w));
+      if (hit.length > 0) return hit;
+    }
+  }
+  return c.filter((x) => x.config.match.serverNames.length === 0);
 }
 
 /** A chain is rebuilt when its config or anything the factory is given changes (the listener's buffer limit). */
@@ -128,7 +169,8 @@ export function buildFilterChainMatcher(
     const factory = factories[fc.network.kind];
     try {
       const rbac = fc.networkRbac.map((c) => createNetworkRbac(c, ctx.stats));
-      return new BuiltFilterChain(fc, factory(fc.network, ctx, opts), fp, rbac);
+      const tls = fc.tls === null ? null : new ServerTlsContext(fc.tls, ctx.secrets);
+      return new BuiltFilterChain(fc, factory(fc.network, ctx, opts), fp, rbac, tls);
     } catch (e) {
       return `${path}: ${e instanceof Error ? e.message : String(e)}`;
     }

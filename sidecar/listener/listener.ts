@@ -1,5 +1,7 @@
 // One Listener: its net.Server, the current filter-chain match table, and every connection it accepted until closed.
 import net, { type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { NOT_INSPECTED, inspectConnection, type InspectedConnection } from './tls-inspector.js';
 import type { Logger } from '../../src/observability/logger.js';
 import type { Counter, Gauge, StatsStore } from '../../src/observability/stats.js';
 import type { ListenerConfig } from '../../src/xds/resources/types.js';
@@ -11,6 +13,13 @@ interface ListenerStats {
   readonly downstream_cx_active: Gauge;
   readonly downstream_cx_destroy: Counter;
   readonly no_filter_chain_match: Counter;
+  /** Envoy's listener ssl.* stats: handshakes done, failed, refused for the peer certificate, secrets missing. */
+  readonly ssl_handshake: Counter;
+  readonly ssl_connection_error: Counter;
+  readonly ssl_fail_verify: Counter;
+  readonly ssl_no_certificate: Counter;
+  readonly ssl_handshake_timeout: Counter;
+  readonly listener_filter_timeout: Counter;
 }
 
 /** Owns one bound (or, for an api_listener, unbound) listener and the connections on all its chain generations. */
@@ -85,6 +94,12 @@ export class ActiveListener {
           downstream_cx_active: s.gauge(`${scope}.downstream_cx_active`),
           downstream_cx_destroy: s.counter(`${scope}.downstream_cx_destroy`),
           no_filter_chain_match: s.counter(`${scope}.no_filter_chain_match`),
+          ssl_handshake: s.counter(`${scope}.ssl.handshake`),
+          ssl_connection_error: s.counter(`${scope}.ssl.connection_error`),
+          ssl_fail_verify: s.counter(`${scope}.ssl.fail_verify`),
+          ssl_no_certificate: s.counter(`${scope}.ssl.no_certificate`),
+          ssl_handshake_timeout: s.counter(`${scope}.ssl.handshake_timeout`),
+          listener_filter_timeout: s.counter(`${scope}.downstream_pre_cx_timeout`),
         };
         this.#server = server;
         this.#accepting = true;
@@ -155,35 +170,109 @@ export class ActiveListener {
   readonly #onConnection = (socket: Socket): void => {
     const stats = this.#stats!;
     stats.downstream_cx_total.inc();
-    const chain = this.#accepting ? this.#matcher.match(socket.localPort ?? 0) : null;
-    if (chain === null) {
-      if (this.#accepting) stats.no_filter_chain_match.inc();
-      stats.downstream_cx_destroy.inc();
-      socket.on('error', ignoreError);
-      socket.destroy();
+    socket.on('error', ignoreError);
+    if (!this.#accepting) return this.#refuse(socket, false);
+    const cfg = this.#config;
+    if (!cfg.tlsInspector) return this.#dispatch(socket, NOT_INSPECTED);
+    inspectConnection(socket, cfg.listenerFiltersTimeoutMs, (r) => {
+      if (r === 'closed') return this.#refuse(socket, false);
+      if (r === 'timeout') {
+        stats.listener_filter_timeout.inc();
+        if (!this.#config.continueOnListenerFiltersTimeout) return this.#refuse(socket, false);
+        return this.#dispatch(socket, NOT_INSPECTED);
+      }
+      this.#dispatch(socket, r);
+    });
+  };
+
+  #refuse(socket: Socket, noMatch: boolean): void {
+    const stats = this.#stats!;
+    if (noMatch) stats.no_filter_chain_match.inc();
+    stats.downstream_cx_destroy.inc();
+    socket.destroy();
+  }
+
+  /** Picks the chain (with what tls_inspector saw), terminates TLS when the chain has a transport socket. */
+  #dispatch(socket: Socket, seen: InspectedConnection): void {
+    if (!this.#accepting) return this.#refuse(socket, false);
+    const chain = this.#matcher.match(socket.localPort ?? 0, seen);
+    if (chain === null) return this.#refuse(socket, true);
+    if (chain.tls === null) {
+      // envoy.filters.network.rbac on a plaintext chain: decided before any byte is read or forwarded.
+      if (!chain.admits(socket)) return this.#refuse(socket, false);
+      this.#start(socket, socket, chain);
       return;
     }
-    if (!chain.admits(socket)) {
-      // envoy.filters.network.rbac denied it: closed before any byte is read or forwarded.
-      stats.downstream_cx_destroy.inc();
-      socket.on('error', ignoreError);
-      socket.destroy();
-      return;
+    this.#handshake(socket, chain);
+  }
+
+  #handshake(socket: Socket, chain: BuiltFilterChain): void {
+    const stats = this.#stats!;
+    const ctx = chain.tls!;
+    socket.pause(); // node:tls replays what tls_inspector read (socket.read()) before reading the handle itself
+    const t = ctx.wrap(socket);
+    if (t === null) {
+      stats.ssl_no_certificate.inc();
+      this.#logger.warn({ listener: this.name, reason: ctx.missing }, 'TLS connection refused: no certificate yet');
+      return this.#refuse(socket, false);
     }
-    const conn = new ActiveConnection(socket, chain);
+    t.on('error', ignoreError);
+    const limit = chain.config.handshakeTimeoutMs;
+    const timer =
+      limit > 0
+        ? setTimeout(() => {
+            stats.ssl_handshake_timeout.inc();
+            t.destroy();
+          }, limit)
+        : null;
+    const fail = (): void => {
+      if (timer !== null) clearTimeout(timer);
+      stats.ssl_connection_error.inc();
+      stats.downstream_cx_destroy.inc();
+      t.destroy();
+      socket.destroy();
+    };
+    t.once('error', fail);
+    t.once('secure', () => {
+      if (timer !== null) clearTimeout(timer);
+      t.off('error', fail);
+      const why = ctx.checkPeer(t);
+      if (why !== null) {
+        stats.ssl_fail_verify.inc();
+        this.#logger.debug({ listener: this.name, remote: socket.remoteAddress, reason: why }, 'TLS peer refused');
+        return this.#closeTls(t, socket);
+      }
+      stats.ssl_handshake.inc();
+      if (!this.#accepting || !chain.admits(t)) return this.#closeTls(t, socket);
+      this.#start(t, socket, chain);
+    });
+  }
+
+  #closeTls(t: TLSSocket, socket: Socket): void {
+    this.#stats!.downstream_cx_destroy.inc();
+    t.destroy();
+    socket.destroy();
+  }
+
+  /** Hands the (plaintext or TLS) stream to the chain's network filter and tracks it until closed. */
+  #start(stream: Socket, raw: Socket, chain: BuiltFilterChain): void {
+    const stats = this.#stats!;
+    const conn = new ActiveConnection(stream, chain);
     chain.connections.add(conn);
     this.#chains.add(chain);
     this.#activeConnections++;
     stats.downstream_cx_active.inc();
-    socket.on('error', ignoreError);
-    socket.once('close', () => this.#onConnectionClosed(conn));
+    stream.once('close', () => {
+      if (raw !== stream) raw.destroy();
+      this.#onConnectionClosed(conn);
+    });
     try {
-      conn.handler = chain.chain.onConnection(socket);
+      conn.handler = chain.chain.onConnection(stream);
     } catch (err) {
       this.#logger.error({ listener: this.name, err }, 'network filter failed on a new connection');
-      socket.destroy();
+      stream.destroy();
     }
-  };
+  }
 
   #onConnectionClosed(conn: ActiveConnection): void {
     this.#activeConnections--;

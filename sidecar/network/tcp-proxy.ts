@@ -13,6 +13,7 @@ import {
   type UpstreamEndpoint,
 } from '../contracts.js';
 import { WeightedPick } from '../upstream/weighted-pick.js';
+import { openUpstream } from '../upstream/transport.js';
 
 /** Pre-resolved `tcp.<stat_prefix>.` stats (Envoy's names). */
 interface TcpProxyStats {
@@ -95,6 +96,8 @@ class TcpProxySession implements ConnectionHandler, TimerTarget {
   /** Upstream reading stopped until the downstream write holding a view of #upBuf completes. */
   #upStopped: boolean;
   #upBuf: Buffer | null;
+  /** The event that says the upstream is usable ('secureConnect' for TLS clusters). */
+  #upReady: 'connect' | 'secureConnect' = 'connect';
   /** Idle timeout: one wheel timer, re-armed lazily from the time of the last proxied chunk. */
   readonly #idleTimer: WheelTimer | null;
   #lastActivity: number;
@@ -150,16 +153,29 @@ class TcpProxySession implements ConnectionHandler, TimerTarget {
     cluster.stats.upstream_cx_active.inc();
     // Kept across connect attempts: a failed attempt never read into it.
     this.#upBuf ??= Buffer.allocUnsafeSlow(UPSTREAM_READ_BUFFER_BYTES);
-    const up = net.connect({
-      host: ep.address.address,
-      port: ep.address.port,
-      allowHalfOpen: true,
-      noDelay: true,
-      onread: { buffer: this.#upBuf, callback: this.#onUpRead },
-    });
+    let up: net.Socket;
+    let ready: 'connect' | 'secureConnect' = 'connect';
+    if (cluster.tls === null) {
+      up = net.connect({
+        host: ep.address.address,
+        port: ep.address.port,
+        allowHalfOpen: true,
+        noDelay: true,
+        onread: { buffer: this.#upBuf, callback: this.#onUpRead },
+      });
+    } else {
+      // TLS sockets have no onread: decrypted chunks arrive as 'data' and are paused instead of refused.
+      const o = openUpstream(cluster, ep.address.address, ep.address.port);
+      up = o.socket;
+      ready = o.readyEvent;
+      up.on('data', (b: Buffer) => {
+        if (!this.#onUpRead(b.length, b)) up.pause();
+      });
+    }
     this.#up = up;
+    this.#upReady = ready;
     up.setTimeout(cluster.config.connectTimeoutMs);
-    up.once('connect', this.#onUpConnect);
+    up.once(ready, this.#onUpConnect);
     up.on('timeout', this.#onUpTimeout);
     up.on('error', this.#onUpError);
     up.on('close', this.#onUpClose);
@@ -185,7 +201,7 @@ class TcpProxySession implements ConnectionHandler, TimerTarget {
       this.#flushing = false;
       this.#f.stats.upstream_flush_active.dec();
     }
-    up.off('connect', this.#onUpConnect);
+    up.off(this.#upReady, this.#onUpConnect);
     up.off('close', this.#onUpClose);
     up.off('timeout', this.#onUpTimeout);
     up.off('error', this.#onUpError);

@@ -150,7 +150,9 @@ export class RouterFilter implements HttpFilter, UpstreamCallbacks, TimerTarget,
     }
     this.#route = route;
     const action = route.route.action;
-    if (action.kind === 'direct_response') this.#directResponse(action);
+    // virtual_hosts[].require_tls: plaintext requests get a 301 to https (a route's own https redirect wins: it may name the port).
+    if (route.virtualHost.requireTls && this.#cb.scheme !== 'https' && !(action.kind === 'redirect' && action.httpsRedirect)) this.#redirect(REQUIRE_TLS_REDIRECT);
+    else if (action.kind === 'direct_response') this.#directResponse(action);
     else if (action.kind === 'redirect') this.#redirect(action);
     else this.#forward(action, headers, endStream);
     return FilterStatus.StopIteration;
@@ -840,3 +842,15 @@ function rewriteRegex(a: ForwardActionConfig, path: string): string {
 function isIpLiteral(a: string): boolean {
   return /^[\d.]+$/.test(a) || a.includes(':');
 }
+
+const REQUIRE_TLS_REDIRECT: RedirectActionConfig = Object.freeze({
+  kind: 'redirect',
+  httpsRedirect: true,
+  schemeRedirect: null,
+  hostRedirect: null,
+  portRedirect: null,
+  pathRedirect: null,
+  prefixRewrite: null,
+  responseCode: 301,
+  stripQuery: false,
+});

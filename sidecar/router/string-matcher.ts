@@ -164,7 +164,8 @@ export class QueryMatcher {
   }
 }
 
-function decodeQueryComponent(s: string): string {
+/** A query component as route matching decodes it ('+' is a space, then percent-decoding; malformed = as is). */
+export function decodeQueryComponent(s: string): string {
   const plus = s.includes('+') ? s.replace(/\+/g, ' ') : s;
   if (!plus.includes('%')) return plus;
   try {

@@ -1,6 +1,8 @@
 // Cluster manager: CDS clusters, their EDS/STATIC endpoints (stable identities), health flags, circuit-breaker
 // resources, outlier detection / active health checking lifecycles, and the priority-aware load balancer.
 import type { Logger } from '../../src/observability/logger.js';
+import { SecretStore } from '../tls/secrets.js';
+import { ClientTlsContext } from '../tls/tls-context.js';
 import type { StatsStore } from '../../src/observability/stats.js';
 import type {
   ClusterConfig,
@@ -136,6 +138,7 @@ export function clusterStats(stats: StatsStore, name: string): ClusterStats {
 export interface ClusterDeps {
   readonly logger: Logger;
   readonly stats: StatsStore;
+  readonly secrets: SecretStore;
 }
 
 /** One EDS locality entry as assigned: its priority, weight and (deduplicated) endpoints. */
@@ -165,10 +168,12 @@ export class ManagedCluster implements UpstreamCluster {
   #outlier: OutlierDetector | null = null;
   #healthChecker: HealthChecker | null = null;
   #closed = false;
+  tls: ClientTlsContext | null;
 
   constructor(config: ClusterConfig, stats: ClusterStats, random: () => number, deps: ClusterDeps) {
     this.name = config.name;
     this.#config = config;
+    this.tls = config.tls === null ? null : new ClientTlsContext(config.tls, deps.secrets);
     this.stats = stats;
     this.#random = random;
     this.#deps = deps;
@@ -196,6 +201,7 @@ export class ManagedCluster implements UpstreamCluster {
 
   /** New CDS config: thresholds change in place (counts kept), monitors follow; call assign() next to rebuild the LB. */
   setConfig(config: ClusterConfig): void {
+    if (JSON.stringify(config.tls) !== JSON.stringify(this.#config.tls)) this.tls = config.tls === null ? null : new ClientTlsContext(config.tls, this.#deps.secrets);
     this.#config = config;
     this.#resDefault.setThresholds(config.circuitBreakers.default);
     this.#resHigh.setThresholds(config.circuitBreakers.high);
@@ -384,10 +390,13 @@ export class ClusterManagerImpl implements ClusterManager {
   readonly #removedListeners: ((ep: UpstreamEndpoint) => void)[] = [];
   #sorted: readonly ManagedCluster[] = [];
 
-  constructor(stats: StatsStore, logger: Logger, random: () => number = Math.random) {
+  readonly #secrets: SecretStore;
+
+  constructor(stats: StatsStore, logger: Logger, random: () => number = Math.random, secrets: SecretStore = new SecretStore()) {
     this.#stats = stats;
     this.#logger = logger;
     this.#random = random;
+    this.#secrets = secrets;
   }
 
   applyClusters(upserts: ReadonlyMap<string, ClusterConfig>, removals: readonly string[]): void {
@@ -402,7 +411,7 @@ export class ClusterManagerImpl implements ClusterManager {
     for (const [name, cfg] of upserts) {
       let c = this.#clusters.get(name);
       if (c === undefined) {
-        c = new ManagedCluster(cfg, clusterStats(this.#stats, name), this.#random, { logger: this.#logger, stats: this.#stats });
+        c = new ManagedCluster(cfg, clusterStats(this.#stats, name), this.#random, { logger: this.#logger, stats: this.#stats, secrets: this.#secrets });
         this.#clusters.set(name, c);
       } else {
         c.setConfig(cfg);

@@ -19,6 +19,7 @@ import type { AnyMessage } from '../../src/xds/protos.js';
 import { decodeRaw, jsonToStruct, validateResource } from '../../src/xds/resources/index.js';
 import type { ClusterConfig, FilterChainConfig, ListenerConfig, SocketAddress } from '../../src/xds/resources/types.js';
 import { ShortName, TypeUrl, messageName } from '../../src/xds/type-urls.js';
+import { secretRefs } from '../../src/xds/resources/tls.js';
 import type { XdsSink } from '../contracts.js';
 
 export interface AdsClientOptions {
@@ -57,7 +58,7 @@ interface CachedResource {
 
 type AnyStream = grpc.ClientDuplexStream<DiscoveryRequest | DeltaDiscoveryRequest, DiscoveryResponse | DeltaDiscoveryResponse>;
 
-const ORDER = [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration] as const;
+const ORDER = [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration, TypeUrl.Secret] as const;
 const INVALID_ARGUMENT = 3;
 
 /** The subscription, accepted resources and ACK state of one resource type. */
@@ -389,6 +390,7 @@ export class AdsClient {
 
   /** After CDS/LDS changed: subscribe EDS/RDS to the names now referenced, drop the ones no longer referenced. */
   async #updateSubscriptions(stream: AnyStream, changed: TypeState): Promise<void> {
+    if (changed.typeUrl !== TypeUrl.Cluster && changed.typeUrl !== TypeUrl.Listener) return;
     let target: TypeState;
     let wanted: Set<string>;
     if (changed.typeUrl === TypeUrl.Cluster) {
@@ -398,18 +400,26 @@ export class AdsClient {
         const c = r.config as ClusterConfig;
         if (c.type === 'EDS') wanted.add(c.edsServiceName);
       }
-    } else if (changed.typeUrl === TypeUrl.Listener) {
+    } else {
       target = this.#types.get(TypeUrl.RouteConfiguration)!;
       wanted = new Set();
       for (const r of changed.resources.values()) {
-        const l = r.config as ListenerConfig;
-        const chains: FilterChainConfig[] = [...l.filterChains];
-        if (l.defaultFilterChain) chains.push(l.defaultFilterChain);
-        for (const fc of chains) {
+        for (const fc of chainsOf(r.config as ListenerConfig)) {
           if (fc.network.kind === 'http_connection_manager' && fc.network.rdsRouteConfigName !== null) wanted.add(fc.network.rdsRouteConfigName);
         }
       }
-    } else return;
+    }
+    await this.#resubscribe(stream, target, wanted);
+    // SDS: the secrets every listener and cluster names with sds_config ads (the trust bundle, gateway certificates).
+    const secrets = new Set<string>();
+    for (const r of this.#types.get(TypeUrl.Cluster)!.resources.values()) for (const ref of secretRefs((r.config as ClusterConfig).tls)) if (ref.source === 'ads') secrets.add(ref.name);
+    for (const r of this.#types.get(TypeUrl.Listener)!.resources.values()) {
+      for (const fc of chainsOf(r.config as ListenerConfig)) for (const ref of secretRefs(fc.tls)) if (ref.source === 'ads') secrets.add(ref.name);
+    }
+    await this.#resubscribe(stream, this.#types.get(TypeUrl.Secret)!, secrets);
+  }
+
+  async #resubscribe(stream: AnyStream, target: TypeState, wanted: Set<string>): Promise<void> {
     const added = [...wanted].filter((n) => !target.names.has(n)).sort();
     const dropped = [...target.names].filter((n) => !wanted.has(n)).sort();
     if (added.length === 0 && dropped.length === 0) return;
@@ -441,4 +451,8 @@ export class AdsClient {
     this.#opts.logger.info({ node_id: this.#opts.node.id }, 'xDS initial config applied');
     this.#resolveReady();
   }
+}
+
+function chainsOf(l: ListenerConfig): FilterChainConfig[] {
+  return l.defaultFilterChain ? [...l.filterChains, l.defaultFilterChain] : [...l.filterChains];
 }

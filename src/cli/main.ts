@@ -35,6 +35,8 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'print a bootstrap token binding a node id to a workload identity (zero-trust mode)',
     run: async (argv) => (await import('./token-command.js')).tokenCommand(argv),
   },
+  apikey: { summary: 'make an API key and its SHA-256 (new), or hash a key from stdin (hash)', run: async (argv) => (await import('./apikey-command.js')).apikeyCommand(argv) },
+  ca: { summary: "show or rotate the mesh CA's trust bundle through the control plane's admin API", run: async (argv) => (await import('./ca-command.js')).caCommand(argv) },
 };
 
 export function usage(): string {

@@ -28,6 +28,9 @@ export const ErrorCodes = {
   TESSERA_ERR_JWT_MISSING: { status: 401, log: true, what: 'a JWT is required and the request carries none' },
   TESSERA_ERR_JWT_INVALID: { status: 401, log: true, what: 'a JWT failed verification (form, algorithm, signature, time, issuer or audience)' },
   TESSERA_ERR_JWKS_UNAVAILABLE: { status: 401, log: true, what: 'the key set could not be fetched and no stale keys exist' },
+  TESSERA_ERR_API_KEY_MISSING: { status: 401, log: true, what: 'an API key is required and the request carries none' },
+  TESSERA_ERR_API_KEY_INVALID: { status: 401, log: true, what: 'the API key matches no configured key (or was sent more than once)' },
+  TESSERA_ERR_API_KEY_FORBIDDEN: { status: 403, log: true, what: "the API key's consumer is not allowed on this route" },
   TESSERA_ERR_RBAC_DENIED: { status: 403, log: true, what: 'an RBAC policy denied the request' },
 } as const;
 

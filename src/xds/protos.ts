@@ -26,6 +26,7 @@ export const PROTO_FILES: readonly string[] = [
   'envoy/extensions/filters/http/rbac/v3/rbac.proto',
   'envoy/extensions/filters/network/rbac/v3/rbac.proto',
   'envoy/extensions/filters/http/jwt_authn/v3/config.proto',
+  'tessera/filters/http/api_key/v1/api_key.proto',
 ];
 
 /** Where the build writes the pruned bundle: dist/proto/ next to dist/src/ (absent under tsx: src/../proto has none). */
@@ -44,6 +45,9 @@ function includeDirs(): string[] {
     path.join(deps, 'googleapis'),
     path.join(deps, 'protoc-gen-validate'),
     pbPkg, // google/protobuf/*.proto
+    // Tessera's own protos, proto/ at the repository root: ../../proto from src/xds (tsx), ../../../proto from dist*/src/xds.
+    fileURLToPath(new URL('../../proto', import.meta.url)),
+    fileURLToPath(new URL('../../../proto', import.meta.url)),
   ];
 }
 

@@ -20,6 +20,7 @@ export const TypeUrl = {
   NetworkRbac: `${P}envoy.extensions.filters.network.rbac.v3.RBAC`,
   JwtAuthn: `${P}envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication`,
   JwtAuthnPerRoute: `${P}envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig`,
+  ApiKeyAuth: `${P}tessera.filters.http.api_key.v1.ApiKeyAuth`,
 } as const;
 export type ResourceTypeUrl =
   | typeof TypeUrl.Listener

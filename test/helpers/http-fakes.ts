@@ -20,6 +20,7 @@ import { H1ConnPools } from '../../sidecar/upstream/conn-pool/h1.js';
 import type { ConnPool, UpstreamRequest } from '../../sidecar/upstream/conn-pool/pool.js';
 import { DEFAULT_CIRCUIT_BREAKER_THRESHOLDS } from '../../src/xds/resources/cluster.js';
 import { DOWNSTREAM_HTTP2_DEFAULTS, UPSTREAM_HTTP2_DEFAULTS } from '../../src/xds/resources/common.js';
+import { SecretStore } from '../../sidecar/tls/secrets.js';
 import type { PrioritySetLbOptions } from '../../sidecar/upstream/lb/priority-set-lb.js';
 
 export const NO_MUTATIONS: HeaderMutationsConfig = Object.freeze({
@@ -38,6 +39,8 @@ export function hcmConfig(over: Partial<HcmConfig> = {}): HcmConfig {
     routeConfig: null,
     httpFilters: [],
     requestTimeoutMs: 0,
+    forwardClientCertDetails: 'SANITIZE',
+    setCurrentClientCertDetails: { subject: false, cert: false, chain: false, dns: false, uri: false },
     requestHeadersTimeoutMs: 10_000,
     streamIdleTimeoutMs: 300_000,
     idleTimeoutMs: 3_600_000,
@@ -94,7 +97,7 @@ export function prefixRoute(prefix: string, action: RouteEntryConfig['action'], 
 }
 
 export function vhost(domains: string[], routes: RouteEntryConfig[], over: Partial<VirtualHostConfig> = {}): VirtualHostConfig {
-  return { ...NO_MUTATIONS, name: `vh-${domains[0]}`, domains, routes, ...over };
+  return { ...NO_MUTATIONS, name: `vh-${domains[0]}`, domains, routes, requireTls: false, ...over };
 }
 
 export function routeConfig(virtualHosts: VirtualHostConfig[], over: Partial<RouteConfigData> = {}): RouteConfigData {
@@ -168,6 +171,7 @@ export function clusterConfig(name: string, over: Partial<ClusterConfig> = {}): 
     lbPolicy: 'ROUND_ROBIN',
     leastRequestChoiceCount: 2,
     loadAssignment: null,
+    tls: null,
     upstreamIdleTimeoutMs: 3_600_000,
     maxRequestsPerConnection: 0,
     perConnectionBufferLimitBytes: 1024 * 1024,
@@ -228,6 +232,7 @@ function fakeResources(t: CircuitBreakerThresholds): ClusterResources {
 
 /** Round-robin over healthy, non-removed endpoints; owns its circuit-breaker counters per priority. */
 export class FakeCluster implements UpstreamCluster {
+  readonly tls = null;
   readonly stats: ClusterStats;
   eps: UpstreamEndpoint[];
   #rr = 0;
@@ -328,6 +333,7 @@ export function testContext(pools: Partial<UpstreamConnPools> = {}): TestContext
     routes,
     compileRouteTable: (c) => new FakeRouteTable(c),
     connPools: { http1: pools.http1 ?? new H1ConnPools(clusters), http2: pools.http2 ?? new UnusedConnPool('HTTP/2') },
+    secrets: new SecretStore(),
   };
   return { ctx, stats, clusters, routes, accessLines: lines };
 }
@@ -343,6 +349,7 @@ export function connInfo(over: Partial<DownstreamConnectionInfo> = {}): Downstre
     peerCertificateValidated: false,
     peerPrincipal: '',
     peerUriSans: [],
+    peerDnsSans: [],
     peerSubject: '',
     peerCertSha256: '',
     requestedServerName: '',
@@ -356,6 +363,9 @@ export class FakeDecoderCallbacks implements DecoderFilterCallbacks {
   route: RouteMatch | null = null;
   method = 'GET';
   path = '/';
+  setPath(path: string): void {
+    this.path = path;
+  }
   authority = 'svc.local';
   isGrpc = false;
   connection: DownstreamConnectionInfo = connInfo();

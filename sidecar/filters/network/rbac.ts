@@ -48,6 +48,7 @@ const NO_CONNECTION: DownstreamConnectionInfo = Object.freeze({
   peerCertificateValidated: false,
   peerPrincipal: '',
   peerUriSans: Object.freeze([]) as readonly string[],
+  peerDnsSans: [],
   peerSubject: '',
   peerCertSha256: '',
   requestedServerName: '',

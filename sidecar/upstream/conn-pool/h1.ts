@@ -1,5 +1,6 @@
 // HTTP/1.1 upstream connection pools: one keep-alive pool per endpoint, under the cluster's circuit breakers.
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { openUpstream } from '../transport.js';
 import type { ErrorCode } from '../../../src/core/errors.js';
 import { sharedTimerWheel, WheelTimer, type TimerTarget, type TimerWheel } from '../../../src/core/timer-wheel.js';
 import type { ClusterManager, ClusterResources, ResourceLimit, UpstreamCluster, UpstreamEndpoint } from '../../contracts.js';
@@ -79,9 +80,10 @@ export class H1UpstreamConnection implements UpstreamRequest, H1ParserHandler, T
     this.#onClose = () => this.#closedEvent();
     this.#onDrain = () => this.#client?.onUpstreamDrain();
     const a = this.endpoint.address;
-    this.#socket = connect({ host: a.address, port: a.port });
+    const up = openUpstream(pool.cluster, a.address, a.port);
+    this.#socket = up.socket;
     this.#socket.setNoDelay(true);
-    this.#socket.on('connect', this.#onConnect);
+    this.#socket.on(up.readyEvent, this.#onConnect);
     this.#socket.on('data', this.#onData);
     this.#socket.on('end', this.#onEnd);
     this.#socket.on('close', this.#onClose);

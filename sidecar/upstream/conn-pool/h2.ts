@@ -23,7 +23,8 @@ import {
   connect as h2connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type ClientSessionOptions,
   type IncomingHttpHeaders, type OutgoingHttpHeaders, type Settings,
 } from 'node:http2';
-import { connect as netConnect, isIPv6, type Socket } from 'node:net';
+import { isIPv6, type Socket } from 'node:net';
+import { openUpstream } from '../transport.js';
 import { sharedTimerWheel, WheelTimer, type TimerTarget, type TimerWheel } from '../../../src/core/timer-wheel.js';
 import type {
   ClusterManager, ClusterStats, ResourceLimit, UpstreamCluster, UpstreamEndpoint,
@@ -381,7 +382,7 @@ export class H2Session implements TimerTarget {
     const a = pool.endpoint.address;
     const opts: ClientSessionOptions = {
       createConnection: () => {
-        const sock: Socket = netConnect({ host: a.address, port: a.port });
+        const sock: Socket = openUpstream(pool.cluster, a.address, a.port).socket;
         sock.setNoDelay(true);
         return sock;
       },

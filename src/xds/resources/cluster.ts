@@ -30,6 +30,7 @@ import {
   type Obj,
 } from './common.js';
 import { loadAssignment } from './endpoint.js';
+import { transportSocket } from './tls.js';
 import type {
   CircuitBreakerThresholds,
   ClusterConfig,
@@ -77,6 +78,7 @@ export function validateCluster(raw: Obj): Result<ClusterConfig> {
       'ring_hash_lb_config', 'maglev_lb_config', 'common_lb_config', 'load_assignment', 'common_http_protocol_options',
       'max_requests_per_connection', 'per_connection_buffer_limit_bytes', 'circuit_breakers', 'outlier_detection', 'health_checks',
       'typed_extension_protocol_options', 'http_protocol_options', 'http2_protocol_options', 'protocol_selection',
+      'transport_socket',
     ],
     ['alt_stat_name', 'metadata', 'dns_lookup_family', 'dns_refresh_rate', 'respect_dns_ttl', 'cleanup_interval'],
     issues,
@@ -111,6 +113,12 @@ export function validateCluster(raw: Obj): Result<ClusterConfig> {
   const cb = circuitBreakers(obj(raw, 'circuit_breakers'), 'circuit_breakers', issues);
   const od = raw.outlier_detection === undefined ? null : outlierDetection(obj(raw, 'outlier_detection') ?? {}, 'outlier_detection', issues);
   const healthChecks = list(raw, 'health_checks').map((h, i) => healthCheck(h, join('health_checks', i), issues));
+  const tls = transportSocket(obj(raw, 'transport_socket'), 'transport_socket', issues, 'upstream');
+  if (tls !== null && tls.common.alpnProtocols.length > 0 && proto.upstreamProtocol !== 'downstream') {
+    const want = proto.upstreamProtocol === 'http2' ? 'h2' : 'http/1.1';
+    if (!tls.common.alpnProtocols.includes(want)) issues.add('transport_socket.typed_config.common_tls_context.alpn_protocols', `must offer ${want} for the cluster's ${proto.upstreamProtocol} upstream`);
+  }
+  if (tls !== null && healthChecks.length > 0) issues.add('health_checks', `health checks over TLS are ${NOT_SUPPORTED} (the cluster has a TLS transport socket)`);
 
   if (!issues.empty) return err(issues.list);
   return ok(
@@ -134,6 +142,7 @@ export function validateCluster(raw: Obj): Result<ClusterConfig> {
       healthChecks,
       upstreamProtocol: proto.upstreamProtocol,
       http2: proto.http2,
+      tls,
       raw,
     }),
   );

@@ -6,12 +6,14 @@ import { validateCluster } from './cluster.js';
 import { validateClusterLoadAssignment } from './endpoint.js';
 import { validateListener } from './listener.js';
 import { validateRouteConfiguration } from './route.js';
+import { validateSecret } from './tls.js';
 import type { Obj } from './common.js';
 
 export { validateCluster } from './cluster.js';
 export { validateClusterLoadAssignment } from './endpoint.js';
 export { validateListener } from './listener.js';
 export { validateRouteConfiguration } from './route.js';
+export { validateSecret } from './tls.js';
 export { compileRegex, jsonToStruct, structToJson, NOT_SUPPORTED } from './common.js';
 
 type Validator = (raw: Obj) => Result<{ readonly raw: unknown }>;
@@ -21,6 +23,7 @@ const VALIDATORS: Readonly<Record<string, Validator>> = {
   [TypeUrl.RouteConfiguration]: validateRouteConfiguration,
   [TypeUrl.Cluster]: validateCluster,
   [TypeUrl.ClusterLoadAssignment]: validateClusterLoadAssignment,
+  [TypeUrl.Secret]: validateSecret,
 };
 
 /** The name of a decoded resource (`cluster_name` for a ClusterLoadAssignment), '' when absent. */

@@ -13,6 +13,7 @@ import {
   bool,
   boolWrapper,
   durationMs,
+  enumOf,
   http2ProtocolOptions,
   isSet,
   join,
@@ -22,14 +23,17 @@ import {
   onlyKnown,
   socketAddress,
   str,
+  strList,
   u32Wrapper,
   type Obj,
 } from './common.js';
+import { handshakeTimeoutMs, transportSocket } from './tls.js';
 import './filters/all.js'; // registers every HTTP filter config validator
 import { httpFilterConfigValidator } from './filters/index.js';
 import { hcmUpgradeTypes, routeConfiguration } from './route.js';
 import type {
   FilterChainConfig,
+  FilterChainMatchConfig,
   HcmConfig,
   HttpFilterRef,
   ListenerConfig,
@@ -47,8 +51,11 @@ export function validateListener(raw: Obj): Result<ListenerConfig> {
   onlyKnown(
     raw,
     '',
-    ['name', 'address', 'filter_chains', 'default_filter_chain', 'per_connection_buffer_limit_bytes', 'api_listener'],
-    ['metadata', 'stat_prefix', 'traffic_direction', 'listener_filters_timeout', 'continue_on_listener_filters_timeout'],
+    [
+      'name', 'address', 'filter_chains', 'default_filter_chain', 'per_connection_buffer_limit_bytes', 'api_listener',
+      'listener_filters', 'listener_filters_timeout', 'continue_on_listener_filters_timeout',
+    ],
+    ['metadata', 'stat_prefix', 'traffic_direction'],
     issues,
   );
   const name = str(raw, 'name');
@@ -69,7 +76,7 @@ export function validateListener(raw: Obj): Result<ListenerConfig> {
     if (t !== null && t !== TypeUrl.HttpConnectionManager) issues.add('api_listener.api_listener', `type ${t} ${NOT_SUPPORTED}`);
     else if (t !== null) {
       const network = httpConnectionManager(anyBody(any!), 'api_listener.api_listener', issues);
-      filterChains = [{ name: 'api_listener', match: { destinationPort: null }, network, networkRbac: [] }];
+      filterChains = [{ name: 'api_listener', match: ANY_MATCH, network, networkRbac: [], tls: null, handshakeTimeoutMs: 0 }];
     }
   } else {
     address = socketAddress(obj(raw, 'address'), 'address', issues, true);
@@ -80,30 +87,93 @@ export function validateListener(raw: Obj): Result<ListenerConfig> {
       if (isSet(dfc.filter_chain_match)) issues.add('default_filter_chain.filter_chain_match', 'must be empty');
     }
     if (filterChains.length === 0 && !defaultFilterChain) issues.add('filter_chains', 'at least one filter chain is required');
-    const ports = new Map<string, number>();
+    const seen = new Map<string, number>();
     filterChains.forEach((fc, i) => {
-      const key = String(fc.match.destinationPort);
-      const prev = ports.get(key);
-      if (prev !== undefined) issues.add(join(join('filter_chains', i), 'filter_chain_match'), `same match as filter_chains[${prev}]`);
-      else ports.set(key, i);
+      // Envoy rejects two chains with the same match; an overlap in any one list entry is the same match.
+      const m = fc.match;
+      const keys: string[] = [];
+      for (const sn of m.serverNames.length > 0 ? m.serverNames : ['']) {
+        for (const ap of m.applicationProtocols.length > 0 ? m.applicationProtocols : ['']) keys.push(`${m.destinationPort}|${sn}|${m.transportProtocol}|${ap}`);
+      }
+      for (const key of keys) {
+        const prev = seen.get(key);
+        if (prev !== undefined && prev !== i) {
+          issues.add(join(join('filter_chains', i), 'filter_chain_match'), `same match as filter_chains[${prev}]`);
+          return;
+        }
+        seen.set(key, i);
+      }
     });
   }
+  const listenerFilters = list(raw, 'listener_filters');
+  let tlsInspector = false;
+  listenerFilters.forEach((f, i) => {
+    const p = join('listener_filters', i);
+    onlyKnown(f, p, ['name', 'typed_config'], [], issues);
+    const t = obj(f, 'typed_config') ? anyType(obj(f, 'typed_config'), join(p, 'typed_config'), issues) : null;
+    if (t === TypeUrl.TlsInspector || (t === null && str(f, 'name') === TLS_INSPECTOR)) {
+      if (tlsInspector) issues.add(p, `${TLS_INSPECTOR} listed twice`);
+      tlsInspector = true;
+      const tc = obj(f, 'typed_config');
+      if (tc) onlyKnown(anyBody(tc), join(p, 'typed_config'), [], ['enable_ja3_fingerprinting', 'initial_read_buffer_size'], issues);
+    } else if (t !== null || str(f, 'name') !== '') issues.add(p, `listener filter ${t ?? str(f, 'name')} ${NOT_SUPPORTED} (only ${TLS_INSPECTOR})`);
+  });
+  if (!tlsInspector) {
+    filterChains.forEach((fc, i) => {
+      const m = fc.match;
+      if (m.serverNames.length > 0 || m.transportProtocol !== '' || m.applicationProtocols.length > 0) {
+        issues.add(join(join('filter_chains', i), 'filter_chain_match'), `server_names, transport_protocol and application_protocols need the ${TLS_INSPECTOR} listener filter`);
+      }
+    });
+  }
+  const listenerFiltersTimeoutMs = durationMs(raw, 'listener_filters_timeout', 15_000, '', issues);
+  const continueOnListenerFiltersTimeout = bool(raw, 'continue_on_listener_filters_timeout');
   if (!issues.empty) return err(issues.list);
-  return ok(deepFreeze({ name, address, filterChains, defaultFilterChain, perConnectionBufferLimitBytes, raw }));
+  return ok(
+    deepFreeze({
+      name,
+      address,
+      filterChains,
+      defaultFilterChain,
+      perConnectionBufferLimitBytes,
+      tlsInspector,
+      listenerFiltersTimeoutMs,
+      continueOnListenerFiltersTimeout,
+      raw,
+    }),
+  );
+}
+
+export const TLS_INSPECTOR = 'envoy.filters.listener.tls_inspector';
+const ANY_MATCH = { destinationPort: null, serverNames: [], transportProtocol: '', applicationProtocols: [] } as const;
+const TRANSPORT_PROTOCOLS = ['tls', 'raw_buffer'] as const;
+
+function filterChainMatch(m: Obj | null, mp: string, issues: Issues): FilterChainMatchConfig {
+  if (m === null) return ANY_MATCH;
+  onlyKnown(m, mp, ['destination_port', 'server_names', 'transport_protocol', 'application_protocols'], [], issues);
+  let destinationPort: number | null = null;
+  if (m.destination_port !== undefined) {
+    destinationPort = u32Wrapper(m, 'destination_port', 0);
+    if (destinationPort < 1 || destinationPort > 65535) issues.add(join(mp, 'destination_port'), `out of range: ${destinationPort}`);
+  }
+  const serverNames = strList(m, 'server_names').map((n, i) => {
+    const v = n.toLowerCase();
+    if (!/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(v)) {
+      issues.add(join(join(mp, 'server_names'), i), `"${n}" is not a host name (a leading "*." wildcard is allowed)`);
+    }
+    return v;
+  });
+  const tp = str(m, 'transport_protocol');
+  if (tp !== '' && !(TRANSPORT_PROTOCOLS as readonly string[]).includes(tp)) issues.add(join(mp, 'transport_protocol'), `"${tp}": one of tls, raw_buffer`);
+  const applicationProtocols = strList(m, 'application_protocols');
+  return { destinationPort, serverNames, transportProtocol: tp as FilterChainMatchConfig['transportProtocol'], applicationProtocols };
 }
 
 function filterChain(fc: Obj, path: string, issues: Issues): FilterChainConfig {
-  onlyKnown(fc, path, ['filter_chain_match', 'filters', 'name'], ['metadata'], issues);
-  let destinationPort: number | null = null;
-  const m = obj(fc, 'filter_chain_match');
-  if (m) {
-    const mp = join(path, 'filter_chain_match');
-    onlyKnown(m, mp, ['destination_port'], [], issues);
-    if (m.destination_port !== undefined) {
-      destinationPort = u32Wrapper(m, 'destination_port', 0);
-      if (destinationPort < 1 || destinationPort > 65535) issues.add(join(mp, 'destination_port'), `out of range: ${destinationPort}`);
-    }
-  }
+  onlyKnown(fc, path, ['filter_chain_match', 'filters', 'name', 'transport_socket', 'transport_socket_connect_timeout'], ['metadata'], issues);
+  const match = filterChainMatch(obj(fc, 'filter_chain_match'), join(path, 'filter_chain_match'), issues);
+  const tls = transportSocket(obj(fc, 'transport_socket'), join(path, 'transport_socket'), issues, 'downstream');
+  const handshakeTimeout = handshakeTimeoutMs(fc, path, issues);
   const filters = list(fc, 'filters');
   const fp = join(path, 'filters');
   let network: NetworkFilterConfig = deadTcpProxy();
@@ -125,7 +195,12 @@ function filterChain(fc: Obj, path: string, issues: Issues): FilterChainConfig {
     else if (t === TypeUrl.TcpProxy) network = tcpProxy(anyBody(tc!), join(p, 'typed_config'), issues);
     else issues.add(join(p, 'typed_config'), `network filter ${t} ${NOT_SUPPORTED}`);
   });
-  return { name: str(fc, 'name'), match: { destinationPort }, network, networkRbac };
+  const terminal = network as NetworkFilterConfig;
+  if (tls !== null && terminal.kind === 'http_connection_manager' && terminal.codecType !== 'AUTO' && tls.common.alpnProtocols.length > 0) {
+    const want = terminal.codecType === 'HTTP2' ? 'h2' : 'http/1.1';
+    if (!tls.common.alpnProtocols.includes(want)) issues.add(join(path, 'transport_socket'), `alpn_protocols must offer ${want} for codec_type ${terminal.codecType}`);
+  }
+  return { name: str(fc, 'name'), match, network, networkRbac, tls, handshakeTimeoutMs: handshakeTimeout };
 }
 
 function deadTcpProxy(): TcpProxyConfig {
@@ -177,6 +252,7 @@ function httpConnectionManager(h: Obj, path: string, issues: Issues): HcmConfig 
       'stream_idle_timeout', 'common_http_protocol_options', 'max_request_headers_kb', 'drain_timeout', 'use_remote_address',
       'xff_num_trusted_hops', 'generate_request_id', 'preserve_external_request_id', 'via', 'server_name',
       'http_protocol_options', 'upgrade_configs', 'normalize_path', 'merge_slashes', 'http2_protocol_options',
+      'forward_client_cert_details', 'set_current_client_cert_details',
     ],
     [],
     issues,
@@ -243,7 +319,18 @@ function httpConnectionManager(h: Obj, path: string, issues: Issues): HcmConfig 
     mergeSlashes: bool(h, 'merge_slashes'),
     http2: http2ProtocolOptions(obj(h, 'http2_protocol_options'), join(path, 'http2_protocol_options'), issues, DOWNSTREAM_HTTP2_DEFAULTS),
     maxStreamDurationMs: durationMs(cpo, 'max_stream_duration', 0, cpp, issues),
+    forwardClientCertDetails: enumOf(h, 'forward_client_cert_details', XFCC_MODES, 'SANITIZE', path, issues),
+    setCurrentClientCertDetails: clientCertDetails(obj(h, 'set_current_client_cert_details'), join(path, 'set_current_client_cert_details'), issues),
   };
+}
+
+const XFCC_MODES = ['SANITIZE', 'FORWARD_ONLY', 'APPEND_FORWARD', 'SANITIZE_SET', 'ALWAYS_FORWARD_ONLY'] as const;
+
+function clientCertDetails(o: Obj | null, path: string, issues: Issues): HcmConfig['setCurrentClientCertDetails'] {
+  if (o === null) return { subject: false, cert: false, chain: false, dns: false, uri: false };
+  onlyKnown(o, path, ['subject', 'cert', 'chain', 'dns', 'uri'], [], issues);
+  for (const k of ['cert', 'chain']) if (bool(o, k)) issues.add(join(path, k), `${NOT_SUPPORTED} (Subject, URI and DNS are)`);
+  return { subject: boolWrapper(o, 'subject', false), cert: bool(o, 'cert'), chain: bool(o, 'chain'), dns: bool(o, 'dns'), uri: bool(o, 'uri') };
 }
 
 /**

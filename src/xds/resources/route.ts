@@ -77,7 +77,8 @@ interface Inherited {
 }
 
 function virtualHost(vh: Obj, path: string, issues: Issues): VirtualHostConfig {
-  onlyKnown(vh, path, ['name', 'domains', 'routes', 'retry_policy', 'per_request_buffer_limit_bytes', ...HEADER_MUTATION_KEYS], INFORMATIONAL, issues);
+  onlyKnown(vh, path, ['name', 'domains', 'routes', 'retry_policy', 'per_request_buffer_limit_bytes', 'require_tls', ...HEADER_MUTATION_KEYS], INFORMATIONAL, issues);
+  const requireTls = enumOf(vh, 'require_tls', ['NONE', 'EXTERNAL_ONLY', 'ALL'] as const, 'NONE', path, issues) !== 'NONE';
   const name = str(vh, 'name');
   if (name === '') issues.add(join(path, 'name'), 'required');
   const domains = strList(vh, 'domains').map((d) => d.toLowerCase());
@@ -93,7 +94,7 @@ function virtualHost(vh: Obj, path: string, issues: Issues): VirtualHostConfig {
     perRequestBufferLimitBytes: isObj(vh.per_request_buffer_limit_bytes) ? u32Wrapper(vh, 'per_request_buffer_limit_bytes', 0) : null,
   };
   const routes = list(vh, 'routes').map((r, i) => route(r, join(join(path, 'routes'), i), issues, inherited));
-  return { name, domains, routes, ...headerMutations(vh, path, issues) };
+  return { name, domains, routes, requireTls, ...headerMutations(vh, path, issues) };
 }
 
 function route(r: Obj, path: string, issues: Issues, vh: Inherited): RouteEntryConfig {

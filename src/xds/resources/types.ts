@@ -17,6 +17,11 @@ export interface ListenerConfig {
   readonly defaultFilterChain: FilterChainConfig | null;
   /** Envoy's per_connection_buffer_limit_bytes (default 1 MiB). */
   readonly perConnectionBufferLimitBytes: number;
+  /** listener_filters has envoy.filters.listener.tls_inspector: the first bytes are read for TLS, SNI and ALPN. */
+  readonly tlsInspector: boolean;
+  /** listener_filters_timeout (default 15 s; 0 = none) and what happens when it fires. */
+  readonly listenerFiltersTimeoutMs: number;
+  readonly continueOnListenerFiltersTimeout: boolean;
   /** The original resource as decoded (proto3 JSON shape), for /config_dump. */
   readonly raw: unknown;
 }
@@ -24,6 +29,12 @@ export interface ListenerConfig {
 export interface FilterChainMatchConfig {
   /** destination_port; null matches any port. */
   readonly destinationPort: number | null;
+  /** server_names (lower-cased; `*.example.com` wildcards); empty matches any. */
+  readonly serverNames: readonly string[];
+  /** transport_protocol: 'tls' or 'raw_buffer' (set by tls_inspector); '' matches any. */
+  readonly transportProtocol: '' | 'tls' | 'raw_buffer';
+  /** application_protocols offered in the ClientHello (ALPN); empty matches any. */
+  readonly applicationProtocols: readonly string[];
 }
 
 export interface FilterChainConfig {
@@ -33,7 +44,12 @@ export interface FilterChainConfig {
   readonly network: NetworkFilterConfig;
   /** envoy.filters.network.rbac filters before it, in order (each may close the connection). */
   readonly networkRbac: readonly NetworkRbacConfig[];
+  /** transport_socket envoy.transport_sockets.tls; null = plaintext. */
+  readonly tls: DownstreamTlsConfig | null;
+  /** transport_socket_connect_timeout: TLS handshake limit (Tessera's default 10 s; 0 = none). */
+  readonly handshakeTimeoutMs: number;
 }
+import type { DownstreamTlsConfig, UpstreamTlsConfig } from './tls.js';
 
 export type NetworkFilterConfig = TcpProxyConfig | HcmConfig;
 export type { NetworkRbacConfig } from './filters/rbac.js';
@@ -98,6 +114,10 @@ export interface HcmConfig {
   readonly http2: Http2ProtocolConfig;
   /** common_http_protocol_options.max_stream_duration; 0 = none. */
   readonly maxStreamDurationMs: number;
+  /** forward_client_cert_details: what happens to x-forwarded-client-cert (default SANITIZE: removed). */
+  readonly forwardClientCertDetails: 'SANITIZE' | 'FORWARD_ONLY' | 'APPEND_FORWARD' | 'SANITIZE_SET' | 'ALWAYS_FORWARD_ONLY';
+  /** set_current_client_cert_details: the fields of the verified peer certificate added (Hash and By always). */
+  readonly setCurrentClientCertDetails: { readonly subject: boolean; readonly cert: boolean; readonly chain: boolean; readonly dns: boolean; readonly uri: boolean };
 }
 
 /**
@@ -156,6 +176,8 @@ export interface VirtualHostConfig extends HeaderMutationsConfig {
   /** Envoy domain forms: exact, '*', '*.suffix', 'prefix.*'; lower-cased; may carry ':port'. */
   readonly domains: readonly string[];
   readonly routes: readonly RouteEntryConfig[];
+  /** require_tls EXTERNAL_ONLY or ALL: requests not over TLS are redirected to https (Tessera treats both alike). */
+  readonly requireTls: boolean;
 }
 
 export type StringMatchConfig =
@@ -320,6 +342,8 @@ export interface ClusterConfig {
   readonly upstreamProtocol: 'http1' | 'http2' | 'downstream';
   /** Upstream HTTP/2 options (explicit or use_downstream http2_protocol_options); Envoy's defaults. */
   readonly http2: Http2ProtocolConfig;
+  /** transport_socket envoy.transport_sockets.tls; null = plaintext. */
+  readonly tls: UpstreamTlsConfig | null;
   readonly raw: unknown;
 }
 

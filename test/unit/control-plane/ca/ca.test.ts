@@ -2,23 +2,14 @@
 // handshakes with the SVIDs, and a user-provided intermediate made by openssl signs as well as the built-in root.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import path from 'node:path';
-import * as tls from 'node:tls';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { CaError, CertificateAuthority } from '../../../../control-plane/ca/ca.js';
 import { certInfo, createCsr, generateKeyPair, privateKeyPem } from '../../../../src/tls/x509.js';
+import { handshake, tempDirs } from './helpers.js';
 
-const dirs: string[] = [];
-function tmp(): string {
-  const d = mkdtempSync(path.join(tmpdir(), 'tessera-ca-'));
-  dirs.push(d);
-  return d;
-}
-after(() => {
-  for (const d of dirs) execFileSync('rm', ['-rf', d]);
-});
+const tmp = tempDirs('tessera-ca-');
 
 function openssl(args: string[], input?: string): string {
   return execFileSync('openssl', args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
@@ -29,44 +20,6 @@ async function workload(ca: CertificateAuthority, id: string, ttl = 0): Promise<
   const csr = await createCsr(keys, id);
   const issued = await ca.sign(csr, id, ttl);
   return { key: await privateKeyPem(keys.privateKey), chain: [...issued.certChain], bundle: [...issued.trustBundle] };
-}
-
-/** One mutual TLS handshake on loopback; resolves with the URI SAN each side saw of the other. */
-function handshake(server: { key: string; chain: string[]; ca: string[] }, client: { key: string; chain: string[]; ca: string[] }): Promise<{ serverSaw: string; clientSaw: string }> {
-  return new Promise((resolve, reject) => {
-    let serverSaw = '';
-    const srv = tls.createServer(
-      { key: server.key, cert: server.chain.join(''), ca: server.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
-      (s) => {
-        serverSaw = s.getPeerCertificate().subjectaltname ?? '';
-        s.end('ok');
-      },
-    );
-    srv.on('tlsClientError', (e) => {
-      srv.close();
-      reject(e);
-    });
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      const c = tls.connect({
-        host: '127.0.0.1', port, key: client.key, cert: client.chain.join(''), ca: client.ca,
-        // SPIFFE identities are checked on the URI SAN, not a host name.
-        checkServerIdentity: () => undefined,
-      });
-      c.on('secureConnect', () => {
-        const clientSaw = c.getPeerCertificate().subjectaltname ?? '';
-        c.on('data', () => {});
-        c.on('end', () => {
-          srv.close();
-          resolve({ serverSaw, clientSaw });
-        });
-      });
-      c.on('error', (e) => {
-        srv.close();
-        reject(e);
-      });
-    });
-  });
 }
 
 describe('CertificateAuthority', () => {

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { loadMeshConfig, parseMeshConfig, type World } from '../../../../control-plane/model/index.js';
-import { compileNode, nodeIds, type NodeResources } from '../../../../control-plane/compile/index.js';
+import { compileNode, nodeIds, type CaView, type NodeResources } from '../../../../control-plane/compile/index.js';
 import { decodeMessage, encodeMessage } from '../../../../src/xds/protos.js';
 import { TypeUrl, XDS_ORDER } from '../../../../src/xds/type-urls.js';
-import { validateCluster, validateClusterLoadAssignment, validateListener, validateRouteConfiguration } from '../../../../src/xds/resources/index.js';
+import { validateCluster, validateClusterLoadAssignment, validateListener, validateRouteConfiguration, validateSecret } from '../../../../src/xds/resources/index.js';
 
 // Golden files: test/fixtures/compile/<fixture>.<node>.json; `UPDATE_GOLDEN=1` rewrites them.
 const FIXTURES = new URL('../../../../../test/fixtures/', import.meta.url);
@@ -26,6 +26,16 @@ async function loadFixture(file: string): Promise<World> {
   return r.value;
 }
 
+/**
+ * The CA a fixture is compiled against: a mesh that names its trust domain opts in (bundle: <stem>/root-ca.pem);
+ * the others are compiled without a CA, which must leave their output exactly as before zero trust.
+ */
+async function caFor(world: World, file: string): Promise<CaView | null> {
+  const td = world.mesh.trustDomain;
+  if (td === null) return null;
+  return { trustDomain: td, trustBundlePem: await readFile(`${MESH_DIR}${file.replace(/\.yaml$/, '')}/root-ca.pem`, 'utf8') };
+}
+
 function goldenTargets(world: World): Array<{ label: string; nodeId: string }> {
   return [...nodeIds(world).map((id) => ({ label: id, nodeId: id })), { label: 'proxyless', nodeId: PROXYLESS_ID }];
 }
@@ -40,12 +50,13 @@ describe('compileNode: golden files', async () => {
   const expectedFiles: string[] = [];
   for (const file of fixtures) {
     const world = await loadFixture(file);
+    const ca = await caFor(world, file);
     const stem = file.replace(/\.yaml$/, '');
     for (const { label, nodeId } of goldenTargets(world)) {
       const golden = `${stem}.${label}.json`;
       expectedFiles.push(golden);
       test(`${file} → ${label}`, async () => {
-        const actual = `${JSON.stringify(compileNode(world, nodeId), null, 2)}\n`;
+        const actual = `${JSON.stringify(compileNode(world, nodeId, ca), null, 2)}\n`;
         if (UPDATE) await writeFile(`${GOLDEN_DIR}${golden}`, actual);
         const expected = await readFile(`${GOLDEN_DIR}${golden}`, 'utf8');
         assert.deepEqual(JSON.parse(actual), JSON.parse(expected));
@@ -62,9 +73,10 @@ describe('compileNode: every resource is a valid Envoy v3 message', async () => 
   for (const file of await meshFixtures()) {
     test(`${file}: encodes (no unknown keys), decodes back and re-encodes to the same bytes`, async () => {
       const world = await loadFixture(file);
+      const ca = await caFor(world, file);
       let count = 0;
       for (const { nodeId } of goldenTargets(world)) {
-        const res = compileNode(world, nodeId);
+        const res = compileNode(world, nodeId, ca);
         assert.deepEqual(Object.keys(res).sort(), [...XDS_ORDER].sort());
         for (const url of XDS_ORDER) {
           const list = res[url];
@@ -93,23 +105,27 @@ describe("compileNode: sidecar and gateway resources pass Tessera's own xDS vali
   for (const file of await meshFixtures()) {
     test(file, async () => {
       const world = await loadFixture(file);
+      const ca = await caFor(world, file);
       const validators: Record<string, (raw: Record<string, unknown>) => { ok: boolean; errors?: string[] }> = {
         [TypeUrl.Listener]: validateListener,
         [TypeUrl.RouteConfiguration]: validateRouteConfiguration,
         [TypeUrl.Cluster]: validateCluster,
         [TypeUrl.ClusterLoadAssignment]: validateClusterLoadAssignment,
+        [TypeUrl.Secret]: validateSecret,
       };
       let checked = 0;
+      const rejected: string[] = [];
       for (const id of nodeIds(world)) {
-        const res = compileNode(world, id);
+        const res = compileNode(world, id, ca);
         for (const [url, validate] of Object.entries(validators)) {
           for (const { name, resource } of res[url as keyof NodeResources]) {
             const out = validate(decodeMessage(url, encodeMessage(url, resource)));
-            assert.ok(out.ok, `${id} ${name}: ${(out.errors ?? []).join('; ')}`);
+            if (!out.ok) rejected.push(`${id} ${name}: ${(out.errors ?? []).join('; ')}`);
             checked++;
           }
         }
       }
+      assert.deepEqual(rejected, []);
       assert.ok(checked > 0);
     });
   }
@@ -159,7 +175,7 @@ describe('compileNode: translation details', () => {
     assert.deepEqual(names(res, TypeUrl.RouteConfiguration), ['inbound|users', 'outbound|orders']);
     assert.deepEqual(names(res, TypeUrl.Cluster), ['inbound|users', 'ledger', 'orders', 'orders|version=v1', 'orders|version=v2']);
     assert.deepEqual(names(res, TypeUrl.ClusterLoadAssignment), ['ledger', 'orders', 'orders|version=v1', 'orders|version=v2']);
-    assert.deepEqual(res[TypeUrl.Secret], []);
+    assert.deepEqual(res[TypeUrl.Secret], [], 'no CA, no gateway certificates: no secrets');
   });
 
   test('mesh endpoints are sidecar ports; proxyless endpoints are app ports; subsets filter by labels', async () => {

@@ -186,7 +186,7 @@ gateways:
     assert.deepEqual(errors, [
       "mesh.yaml:13:9: routes[0].rules[0].mach: unknown key (did you mean 'match'?)",
       "mesh.yaml:14:43: routes[0].rules[0].destinations[0].wieght: unknown key (did you mean 'weight'?)",
-      'mesh.yaml:16:55: gateways[0].color: unknown key (expected one of name, listen, routes)',
+      'mesh.yaml:16:55: gateways[0].color: unknown key (expected one of name, listen, identity, tls, jwt_providers, api_keys, routes)',
     ]);
   });
 

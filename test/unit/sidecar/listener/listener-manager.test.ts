@@ -49,7 +49,7 @@ function taggingFactory() {
 }
 
 function chain(tag: string, destinationPort: number | null = null): FilterChainConfig {
-  return { name: tag, match: { destinationPort }, network: tcpProxyConfig({ statPrefix: tag }), networkRbac: [] };
+  return { name: tag, match: { destinationPort, serverNames: [], transportProtocol: '', applicationProtocols: [] }, network: tcpProxyConfig({ statPrefix: tag }), networkRbac: [], tls: null, handshakeTimeoutMs: 0 };
 }
 
 function listener(name: string, port: number | null, chains: FilterChainConfig[], dflt: FilterChainConfig | null = null): ListenerConfig {
@@ -58,6 +58,9 @@ function listener(name: string, port: number | null, chains: FilterChainConfig[]
     address: port === null ? null : { address: '127.0.0.1', port },
     filterChains: chains,
     defaultFilterChain: dflt,
+    tlsInspector: false,
+    listenerFiltersTimeoutMs: 15_000,
+    continueOnListenerFiltersTimeout: false,
     perConnectionBufferLimitBytes: 1 << 20,
     raw: {},
   };

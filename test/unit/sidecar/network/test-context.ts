@@ -2,6 +2,7 @@
 import net from 'node:net';
 import type { SidecarContext } from '../../../../sidecar/contracts.js';
 import { RdsRouteProvider, buildRouteTable } from '../../../../sidecar/router/route-table.js';
+import { SecretStore } from '../../../../sidecar/tls/secrets.js';
 import { ClusterManagerImpl } from '../../../../sidecar/upstream/cluster-manager.js';
 import { silentLogger } from '../../../../src/observability/logger.js';
 import { StatsStore } from '../../../../src/observability/stats.js';
@@ -20,6 +21,7 @@ export function testContext(random: () => number = () => 0): SidecarContext & { 
     routes: new RdsRouteProvider(random),
     compileRouteTable: (cfg) => buildRouteTable(cfg, random),
     connPools: { http1: new UnusedConnPool('HTTP/1.1'), http2: new UnusedConnPool('HTTP/2') },
+    secrets: new SecretStore(),
   };
 }
 

@@ -48,7 +48,7 @@ function route(name: string, match: Partial<RouteMatchConfig>, cluster: string |
 }
 
 function vhost(name: string, domains: string[], routes: RouteEntryConfig[] = [route(name, {})]): VirtualHostConfig {
-  return { ...noMutations, name, domains, routes };
+  return { ...noMutations, name, domains, routes, requireTls: false };
 }
 
 function config(virtualHosts: VirtualHostConfig[]): RouteConfigData {

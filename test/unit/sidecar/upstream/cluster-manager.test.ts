@@ -38,6 +38,7 @@ function cluster(name: string, over: Partial<ClusterConfig> = {}): ClusterConfig
     edsServiceName: name,
     connectTimeoutMs: 1000,
     lbPolicy: 'ROUND_ROBIN',
+    tls: null,
     leastRequestChoiceCount: 2,
     loadAssignment: null,
     upstreamIdleTimeoutMs: 3_600_000,

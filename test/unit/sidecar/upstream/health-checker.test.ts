@@ -66,6 +66,7 @@ class FakeCluster {
     };
     return {
       name: this.name,
+      tls: null,
       config: { name: this.name } as ClusterConfig,
       stats: {} as UpstreamCluster['stats'],
       pick: notUsed,

@@ -32,6 +32,7 @@ interface FlagCall {
 /** A small UpstreamCluster: keeps health flags like the real one and records every setHealthFlag call. */
 class FakeCluster implements UpstreamCluster {
   readonly name = 'api';
+  readonly tls = null;
   readonly config = {} as ClusterConfig;
   readonly stats = {} as ClusterStats;
   readonly calls: FlagCall[] = [];

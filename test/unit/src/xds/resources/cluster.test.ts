@@ -55,7 +55,7 @@ test('STATIC cluster carries its load assignment', () => {
 test('unsupported cluster features are rejected with their paths', () => {
   hasError(validate({ ...edsCluster('a'), type: 'STRICT_DNS' }), 'type: STRICT_DNS not supported by Tessera');
   hasError(validate({ ...edsCluster('a'), lb_policy: 'CLUSTER_PROVIDED' }), 'lb_policy: CLUSTER_PROVIDED not supported by Tessera');
-  hasError(validate(edsCluster('a', { transport_socket: { name: 'tls' } })), 'transport_socket: not supported by Tessera');
+  hasError(validate(edsCluster('a', { transport_socket: { name: 'tls' } })), 'transport_socket.typed_config: required (envoy.transport_sockets.tls with a UpstreamTlsContext)');
   hasError(validate(edsCluster('a', { lb_subset_config: { subset_selectors: [{ keys: ['v'] }] } })), 'lb_subset_config: not supported by Tessera');
   hasError(validate(edsCluster('a', { upstream_connection_options: { tcp_keepalive: {} } })), 'upstream_connection_options: not supported by Tessera');
   hasError(validate(edsCluster('a', { round_robin_lb_config: { slow_start_config: {} } })), 'round_robin_lb_config.slow_start_config: not supported by Tessera');

@@ -36,5 +36,5 @@ test('decodeResource errors name the resource and the field path', () => {
   assert.equal(garbage.ok, false);
   assert.match(garbage.ok ? '' : garbage.errors[0]!, /cannot decode/);
   const secret = decodeResource(TypeUrl.Secret, packAny(TypeUrl.Secret, { name: 's' }));
-  assert.deepEqual(secret, { ok: false, errors: [`Secret "s": resource type ${TypeUrl.Secret} is not supported by Tessera`] });
+  assert.deepEqual(secret, { ok: false, errors: [`Secret "s": exactly one of tls_certificate, validation_context is required`] });
 });

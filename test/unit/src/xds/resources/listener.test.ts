@@ -107,7 +107,7 @@ test('tcp_proxy with defaults and destination_port match', () => {
   });
   assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
   const tp = r.value.filterChains[0]!.network as TcpProxyConfig;
-  assert.deepEqual(r.value.filterChains[0]!.match, { destinationPort: 5432 });
+  assert.deepEqual(r.value.filterChains[0]!.match, { destinationPort: 5432, serverNames: [], transportProtocol: '', applicationProtocols: [] });
   assert.equal(tp.cluster, 'db');
   assert.equal(tp.idleTimeoutMs, 3_600_000);
   assert.equal(tp.maxConnectAttempts, 1);
@@ -124,14 +124,14 @@ test('api_listener: no address, one HCM chain', () => {
 });
 
 test('unsupported listener features are rejected with their paths', () => {
-  hasError(validate(listener('l', hcm(), { listener_filters: [{ name: 'envoy.filters.listener.tls_inspector' }] })), 'listener_filters: not supported by Tessera');
+  hasError(validate(listener('l', hcm(), { listener_filters: [{ name: 'envoy.filters.listener.http_inspector' }] })), 'listener_filters[0]: listener filter envoy.filters.listener.http_inspector not supported by Tessera (only envoy.filters.listener.tls_inspector)');
   hasError(validate(listener('l', hcm(), { use_original_dst: { value: true } })), 'use_original_dst: not supported by Tessera');
   const tls = listener('l');
   (tls.filter_chains as Record<string, unknown>[])[0]!.transport_socket = { name: 'tls' };
-  hasError(validate(tls), 'filter_chains[0].transport_socket: not supported by Tessera');
+  hasError(validate(tls), 'filter_chains[0].transport_socket.typed_config: required (envoy.transport_sockets.tls with a DownstreamTlsContext)');
   const sni = listener('l');
   (sni.filter_chains as Record<string, unknown>[])[0]!.filter_chain_match = { server_names: ['a.example'] };
-  hasError(validate(sni), 'filter_chains[0].filter_chain_match.server_names: not supported by Tessera');
+  hasError(validate(sni), 'filter_chains[0].filter_chain_match: server_names, transport_protocol and application_protocols need the envoy.filters.listener.tls_inspector listener filter');
 });
 
 test('unsupported HCM features and HTTP filters are rejected with their paths', () => {

@@ -1,0 +1,190 @@
+// TLS contexts built from a DownstreamTlsContext (listener filter chains) or UpstreamTlsContext (clusters):
+// one SecureContext per secret generation, rebuilt lazily when the SecretStore moved (rotation: new
+// handshakes use the new certificate and bundle, established connections keep going), plus the peer
+// checks OpenSSL does not do: SAN matchers (the expected SPIFFE ID) and a required client certificate.
+import tls, { type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
+import { StringMatcher } from '../router/string-matcher.js';
+import type { CommonTlsConfig, DownstreamTlsConfig, SanType, UpstreamTlsConfig } from '../../src/xds/resources/tls.js';
+import type { SecretStore } from './secrets.js';
+
+const SAN_PREFIX: Readonly<Record<string, SanType>> = { URI: 'URI', DNS: 'DNS', email: 'EMAIL', 'IP Address': 'IP_ADDRESS' };
+
+/** Node's `subjectaltname` ("DNS:a, URI:spiffe://x, IP Address:1.2.3.4", quoted when a value has a comma) as pairs. */
+export function parseSubjectAltName(s: string | undefined): [SanType, string][] {
+  const out: [SanType, string][] = [];
+  if (!s) return out;
+  for (const m of s.matchAll(/(DNS|URI|IP Address|email):("(?:[^"\\]|\\.)*"|[^,]*)(?:, |$)/g)) {
+    const v = m[2]!.startsWith('"') ? (JSON.parse(m[2]!) as string) : m[2]!;
+    out.push([SAN_PREFIX[m[1]!]!, v]);
+  }
+  return out;
+}
+
+interface Built {
+  readonly context: SecureContext;
+  readonly sanMatchers: readonly { readonly type: SanType; readonly matcher: StringMatcher }[];
+  readonly verifies: boolean;
+}
+
+/** What both directions share: the secret-generation cache and SAN matching. */
+abstract class TlsContextBase {
+  readonly common: CommonTlsConfig;
+  readonly #store: SecretStore;
+  #version: number;
+  #built: Built | null;
+  /** Why the last build produced nothing (a secret not yet received, an unusable key). */
+  missing: string;
+
+  constructor(common: CommonTlsConfig, store: SecretStore) {
+    this.common = common;
+    this.#store = store;
+    this.#version = -1;
+    this.#built = null;
+    this.missing = '';
+  }
+
+  /** The context for a new handshake; null while a referenced secret is missing (`missing` says which). */
+  protected built(): Built | null {
+    if (this.#version !== this.#store.version) {
+      this.#version = this.#store.version;
+      this.#built = this.#build();
+    }
+    return this.#built;
+  }
+
+  #build(): Built | null {
+    const c = this.common;
+    const s = this.#store;
+    const certs: string[] = [];
+    const keys: string[] = [];
+    for (const cert of c.certificates) {
+      const m = s.certificate(cert);
+      if (m === null) return this.#miss('a certificate file is not loaded');
+      certs.push(m.certChainPem);
+      keys.push(m.keyPem);
+    }
+    for (const ref of c.certificateSds) {
+      const m = s.sdsCertificate(ref);
+      if (m === null) return this.#miss(`secret "${ref.name}" (${ref.source === 'local' ? 'workload identity' : 'SDS'}) not received yet`);
+      certs.push(m.certChainPem);
+      keys.push(m.keyPem);
+    }
+    let ca: string | null = null;
+    const sans = [...(c.validation?.sanMatchers ?? [])];
+    if (c.validation?.trustedCa) ca = s.data(c.validation.trustedCa);
+    if (c.validationSds !== null) {
+      ca = s.sdsTrustedCa(c.validationSds);
+      if (ca === null) return this.#miss(`secret "${c.validationSds.name}" (SDS trust bundle) not received yet`);
+      sans.push(...(s.sdsValidation(c.validationSds)?.sanMatchers ?? []));
+    }
+    const verifies = c.validation !== null || c.validationSds !== null;
+    if (verifies && ca === null) return this.#miss('the trusted CA file is not loaded');
+    const p = c.params;
+    let context: SecureContext;
+    try {
+      context = tls.createSecureContext({
+        ...(certs.length > 0 ? { cert: certs, key: keys } : {}),
+        ...(ca !== null ? { ca } : {}),
+        minVersion: p.minVersion,
+        maxVersion: p.maxVersion,
+        ciphers: p.cipherSuites.join(':'),
+        ...(p.ecdhCurves.length > 0 ? { ecdhCurve: p.ecdhCurves.join(':') } : {}),
+      });
+    } catch (e) {
+      return this.#miss(`cannot build the TLS context: ${(e as Error).message}`);
+    }
+    this.missing = '';
+    return { context, sanMatchers: sans.map((m) => ({ type: m.sanType, matcher: new StringMatcher(m.matcher) })), verifies };
+  }
+
+  #miss(why: string): null {
+    this.missing = why;
+    return null;
+  }
+
+  /** null when the certificate carries a SAN one of the matchers accepts (or there are none), else the reason. */
+  protected checkSans(b: Built, cert: PeerCertificate): string | null {
+    if (b.sanMatchers.length === 0) return null;
+    const sans = parseSubjectAltName(cert.subjectaltname);
+    for (const m of b.sanMatchers) for (const [t, v] of sans) if (t === m.type && m.matcher.match(v)) return null;
+    return `peer certificate SANs [${sans.map(([t, v]) => `${t}:${v}`).join(', ')}] match none expected`;
+  }
+}
+
+/** A filter chain's DownstreamTlsContext: terminates TLS on an accepted socket. */
+export class ServerTlsContext extends TlsContextBase {
+  readonly config: DownstreamTlsConfig;
+
+  constructor(config: DownstreamTlsConfig, store: SecretStore) {
+    super(config.common, store);
+    this.config = config;
+  }
+
+  /** Starts the server handshake on `socket` (its buffered bytes included); null while secrets are missing. */
+  wrap(socket: import('node:net').Socket): TLSSocket | null {
+    const b = this.built();
+    if (b === null) return null;
+    const alpn = this.common.alpnProtocols;
+    return new tls.TLSSocket(socket, {
+      isServer: true,
+      secureContext: b.context,
+      requestCert: b.verifies,
+      // Verified below: a client without a certificate is allowed when not required (Envoy's behaviour).
+      rejectUnauthorized: false,
+      ...(alpn.length > 0 ? { ALPNProtocols: [...alpn] } : {}),
+    });
+  }
+
+  /** After 'secure': null when the peer is acceptable, else why the connection is closed. */
+  checkPeer(sock: TLSSocket): string | null {
+    const b = this.built();
+    if (b === null || !b.verifies) return null;
+    const cert = sock.getPeerCertificate(false);
+    const presented = cert !== null && cert !== undefined && cert.raw !== undefined;
+    if (!presented) return this.config.requireClientCertificate ? 'no client certificate' : null;
+    // A TLSSocket built outside tls.Server never gets `authorized` set: read OpenSSL's verify result as
+    // tls.Server's own 'secure' handler does (Node 20's _tls_wrap onServerSocketSecure).
+    const handle = (sock as unknown as { _handle: { verifyError(): Error | null } | null })._handle;
+    if (handle === null) return 'connection closed during the handshake';
+    const verifyError = handle.verifyError();
+    if (verifyError !== null) return `client certificate rejected: ${(verifyError as NodeJS.ErrnoException).code ?? verifyError.message}`;
+    sock.authorized = true;
+    return this.checkSans(b, cert);
+  }
+}
+
+export interface ClientConnectOptions {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** A cluster's UpstreamTlsContext: originates TLS and checks the server (chain, then SAN matchers). */
+export class ClientTlsContext extends TlsContextBase {
+  readonly config: UpstreamTlsConfig;
+
+  constructor(config: UpstreamTlsConfig, store: SecretStore) {
+    super(config.common, store);
+    this.config = config;
+  }
+
+  /** Connects; emits 'secureConnect' when the server passed every check, 'error' otherwise. null: secrets missing. */
+  connect(o: ClientConnectOptions): TLSSocket | null {
+    const b = this.built();
+    if (b === null) return null;
+    const alpn = this.common.alpnProtocols;
+    const sni = this.config.sni;
+    return tls.connect({
+      host: o.host,
+      port: o.port,
+      secureContext: b.context,
+      ...(sni !== '' ? { servername: sni } : {}),
+      ...(alpn.length > 0 ? { ALPNProtocols: [...alpn] } : {}),
+      rejectUnauthorized: b.verifies,
+      checkServerIdentity: (_host: string, cert: PeerCertificate) => {
+        if (!b.verifies) return undefined;
+        const why = this.checkSans(b, cert);
+        return why === null ? undefined : Object.assign(new Error(why), { code: 'ERR_TLS_SAN_MISMATCH' });
+      },
+    });
+  }
+}
