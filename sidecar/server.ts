@@ -26,6 +26,8 @@ export interface SidecarOptions {
   readonly accessLogPath: string | null;
   /** How long SIGTERM / listener removal waits for in-flight requests (ms). */
   readonly drainTimeoutMs: number;
+  /** Workload certificate lifetime to ask the CA for (seconds); undefined = the CA's default. */
+  readonly certTtlSeconds?: number | undefined;
 }
 
 export class Sidecar implements XdsSink {
@@ -113,7 +115,12 @@ export class Sidecar implements XdsSink {
     if (b.ads && b.ads.tls !== null && b.ads.initialMetadata.some((m) => m.key === 'authorization')) {
       // Zero-trust mode (TLS to the control plane and a bootstrap token): this sidecar gets a workload SVID.
       const { WorkloadIdentity } = await import('./identity/workload-identity.js');
-      this.#identity = new WorkloadIdentity({ ads: b.ads, logger: this.#opts.logger, stats: this.stats });
+      this.#identity = new WorkloadIdentity({
+        ads: b.ads,
+        logger: this.#opts.logger,
+        stats: this.stats,
+        ...(this.#opts.certTtlSeconds === undefined ? {} : { ttlSeconds: this.#opts.certTtlSeconds }),
+      });
       // SDS secret "default" under sds-grpc: new handshakes use each renewed certificate.
       this.#identity.onUpdate((m) => this.secrets.setWorkloadIdentity(m));
       const first = this.#identity.start();

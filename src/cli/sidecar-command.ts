@@ -26,6 +26,7 @@ const SPEC: CommandSpec = {
     'token-file': { type: 'string', help: 'bootstrap token (from `tessera token`) sent to the control plane (with --node-id)' },
     'xds-ca': { type: 'string', help: 'PEM root(s) the control plane certificate must chain to: xDS over TLS (with --node-id)' },
     'xds-san': { type: 'string', help: 'SPIFFE ID the control plane certificate must carry (with --xds-ca)' },
+    'cert-ttl': { type: 'string', help: 'lifetime asked for the workload certificate, seconds (60..604800; default: the CA\'s, 24 h)' },
   },
 };
 
@@ -67,9 +68,15 @@ export async function sidecarCommand(argv: string[]): Promise<number> {
   const bootstrap = await resolveBootstrap(p.values);
   const drain = Number(p.values['drain-timeout']);
   if (!Number.isFinite(drain) || drain < 0) throw new UsageError('--drain-timeout: expected milliseconds');
+  let certTtlSeconds: number | undefined;
+  if (p.values['cert-ttl'] !== undefined) {
+    certTtlSeconds = Number(p.values['cert-ttl']);
+    if (!Number.isInteger(certTtlSeconds) || certTtlSeconds < 60 || certTtlSeconds > 604_800) throw new UsageError('--cert-ttl: expected seconds in 60..604800');
+  }
   const logger = createLogger({ name: 'sidecar' }).child({ node_id: bootstrap.node.id });
   const sidecar = new Sidecar({
     bootstrap,
+    certTtlSeconds,
     logger,
     accessLogPath: typeof p.values['access-log'] === 'string' ? p.values['access-log'] : null,
     drainTimeoutMs: drain,
