@@ -169,7 +169,7 @@ export function buildFilterChainMatcher(
     const factory = factories[fc.network.kind];
     try {
       const rbac = fc.networkRbac.map((c) => createNetworkRbac(c, ctx.stats));
-      const tls = fc.tls === null ? null : new ServerTlsContext(fc.tls, ctx.secrets);
+      const tls = fc.tls === null ? null : new ServerTlsContext(fc.tls, ctx.secrets, fc.handshakeTimeoutMs);
       return new BuiltFilterChain(fc, factory(fc.network, ctx, opts), fp, rbac, tls);
     } catch (e) {
       return `${path}: ${e instanceof Error ? e.message : String(e)}`;

@@ -17,6 +17,7 @@ interface ListenerStats {
   readonly ssl_handshake: Counter;
   readonly ssl_connection_error: Counter;
   readonly ssl_fail_verify: Counter;
+  readonly ssl_fail_verify_no_cert: Counter;
   readonly ssl_no_certificate: Counter;
   readonly ssl_handshake_timeout: Counter;
   readonly listener_filter_timeout: Counter;
@@ -97,6 +98,7 @@ export class ActiveListener {
           ssl_handshake: s.counter(`${scope}.ssl.handshake`),
           ssl_connection_error: s.counter(`${scope}.ssl.connection_error`),
           ssl_fail_verify: s.counter(`${scope}.ssl.fail_verify`),
+          ssl_fail_verify_no_cert: s.counter(`${scope}.ssl.fail_verify_no_cert`),
           ssl_no_certificate: s.counter(`${scope}.ssl.no_certificate`),
           ssl_handshake_timeout: s.counter(`${scope}.ssl.handshake_timeout`),
           listener_filter_timeout: s.counter(`${scope}.downstream_pre_cx_timeout`),
@@ -210,42 +212,31 @@ export class ActiveListener {
     const stats = this.#stats!;
     const ctx = chain.tls!;
     socket.pause(); // node:tls replays what tls_inspector read (socket.read()) before reading the handle itself
-    const t = ctx.wrap(socket);
-    if (t === null) {
-      stats.ssl_no_certificate.inc();
-      this.#logger.warn({ listener: this.name, reason: ctx.missing }, 'TLS connection refused: no certificate yet');
-      return this.#refuse(socket, false);
-    }
-    t.on('error', ignoreError);
-    const limit = chain.config.handshakeTimeoutMs;
-    const timer =
-      limit > 0
-        ? setTimeout(() => {
-            stats.ssl_handshake_timeout.inc();
-            t.destroy();
-          }, limit)
-        : null;
-    const fail = (): void => {
-      if (timer !== null) clearTimeout(timer);
-      stats.ssl_connection_error.inc();
-      stats.downstream_cx_destroy.inc();
-      t.destroy();
-      socket.destroy();
-    };
-    t.once('error', fail);
-    t.once('secure', () => {
-      if (timer !== null) clearTimeout(timer);
-      t.off('error', fail);
-      const why = ctx.checkPeer(t);
-      if (why !== null) {
-        stats.ssl_fail_verify.inc();
-        this.#logger.debug({ listener: this.name, remote: socket.remoteAddress, reason: why }, 'TLS peer refused');
+    const started = ctx.handshake(socket, (t, why) => {
+      if (t === null) {
+        if (why === 'ERR_TLS_HANDSHAKE_TIMEOUT') stats.ssl_handshake_timeout.inc();
+        else stats.ssl_connection_error.inc();
+        stats.downstream_cx_destroy.inc();
+        socket.destroy();
+        return;
+      }
+      t.on('error', ignoreError);
+      const refused = ctx.checkPeer(t);
+      if (refused !== null) {
+        if (refused === 'no client certificate') stats.ssl_fail_verify_no_cert.inc();
+        else stats.ssl_fail_verify.inc();
+        this.#logger.debug({ listener: this.name, remote: socket.remoteAddress, reason: refused }, 'TLS peer refused');
         return this.#closeTls(t, socket);
       }
       stats.ssl_handshake.inc();
       if (!this.#accepting || !chain.admits(t)) return this.#closeTls(t, socket);
       this.#start(t, socket, chain);
     });
+    if (!started) {
+      stats.ssl_no_certificate.inc();
+      this.#logger.warn({ listener: this.name, reason: ctx.missing }, 'TLS connection refused: no certificate yet');
+      this.#refuse(socket, false);
+    }
   }
 
   #closeTls(t: TLSSocket, socket: Socket): void {

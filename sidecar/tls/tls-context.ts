@@ -2,6 +2,7 @@
 // one SecureContext per secret generation, rebuilt lazily when the SecretStore moved (rotation: new
 // handshakes use the new certificate and bundle, established connections keep going), plus the peer
 // checks OpenSSL does not do: SAN matchers (the expected SPIFFE ID) and a required client certificate.
+import type { Socket } from 'node:net';
 import tls, { type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
 import { StringMatcher } from '../router/string-matcher.js';
 import type { CommonTlsConfig, DownstreamTlsConfig, SanType, UpstreamTlsConfig } from '../../src/xds/resources/tls.js';
@@ -22,6 +23,8 @@ export function parseSubjectAltName(s: string | undefined): [SanType, string][] 
 
 interface Built {
   readonly context: SecureContext;
+  /** What built `context` (a tls.Server builds its own from these). */
+  readonly options: tls.SecureContextOptions;
   readonly sanMatchers: readonly { readonly type: SanType; readonly matcher: StringMatcher }[];
   readonly verifies: boolean;
 }
@@ -80,21 +83,22 @@ abstract class TlsContextBase {
     const verifies = c.validation !== null || c.validationSds !== null;
     if (verifies && ca === null) return this.#miss('the trusted CA file is not loaded');
     const p = c.params;
+    const options: tls.SecureContextOptions = {
+      ...(certs.length > 0 ? { cert: certs, key: keys } : {}),
+      ...(ca !== null ? { ca } : {}),
+      minVersion: p.minVersion,
+      maxVersion: p.maxVersion,
+      ciphers: p.cipherSuites.join(':'),
+      ...(p.ecdhCurves.length > 0 ? { ecdhCurve: p.ecdhCurves.join(':') } : {}),
+    };
     let context: SecureContext;
     try {
-      context = tls.createSecureContext({
-        ...(certs.length > 0 ? { cert: certs, key: keys } : {}),
-        ...(ca !== null ? { ca } : {}),
-        minVersion: p.minVersion,
-        maxVersion: p.maxVersion,
-        ciphers: p.cipherSuites.join(':'),
-        ...(p.ecdhCurves.length > 0 ? { ecdhCurve: p.ecdhCurves.join(':') } : {}),
-      });
+      context = tls.createSecureContext(options);
     } catch (e) {
       return this.#miss(`cannot build the TLS context: ${(e as Error).message}`);
     }
     this.missing = '';
-    return { context, sanMatchers: sans.map((m) => ({ type: m.sanType, matcher: new StringMatcher(m.matcher) })), verifies };
+    return { context, options, sanMatchers: sans.map((m) => ({ type: m.sanType, matcher: new StringMatcher(m.matcher) })), verifies };
   }
 
   #miss(why: string): null {
@@ -111,28 +115,64 @@ abstract class TlsContextBase {
   }
 }
 
-/** A filter chain's DownstreamTlsContext: terminates TLS on an accepted socket. */
+/** Called once per handshake: the TLS socket after 'secure', or null and why it failed. */
+export type HandshakeDone = (t: TLSSocket | null, why: string) => void;
+
+/**
+ * A filter chain's DownstreamTlsContext: terminates TLS on an accepted socket. The handshake runs in a
+ * tls.Server per secret generation (never listening; sockets are handed to it), because Node completes
+ * server-side sockets fully only there: `authorized`, the handshake timeout, and HTTP/2 sessions over TLS
+ * (a hand-made server TLSSocket given to node:http2 never gets a working session).
+ */
 export class ServerTlsContext extends TlsContextBase {
   readonly config: DownstreamTlsConfig;
+  readonly #handshakeTimeoutMs: number;
+  #server: tls.Server | null;
+  #serverFor: Built | null;
+  readonly #pending = new WeakMap<Socket, HandshakeDone>();
 
-  constructor(config: DownstreamTlsConfig, store: SecretStore) {
+  constructor(config: DownstreamTlsConfig, store: SecretStore, handshakeTimeoutMs: number) {
     super(config.common, store);
     this.config = config;
+    this.#handshakeTimeoutMs = handshakeTimeoutMs;
+    this.#server = null;
+    this.#serverFor = null;
   }
 
-  /** Starts the server handshake on `socket` (its buffered bytes included); null while secrets are missing. */
-  wrap(socket: import('node:net').Socket): TLSSocket | null {
+  /** Starts the server handshake on `socket` (its buffered bytes included); false while secrets are missing. */
+  handshake(socket: Socket, done: HandshakeDone): boolean {
     const b = this.built();
-    if (b === null) return null;
+    if (b === null) return false;
+    if (this.#serverFor !== b) {
+      this.#serverFor = b;
+      this.#server = this.#newServer(b);
+    }
+    this.#pending.set(socket, done);
+    this.#server!.emit('connection', socket);
+    return true;
+  }
+
+  #newServer(b: Built): tls.Server {
     const alpn = this.common.alpnProtocols;
-    return new tls.TLSSocket(socket, {
-      isServer: true,
-      secureContext: b.context,
+    const server = tls.createServer({
+      ...b.options,
       requestCert: b.verifies,
-      // Verified below: a client without a certificate is allowed when not required (Envoy's behaviour).
+      // Decided in checkPeer: a client without a certificate is allowed when not required (Envoy's behaviour).
       rejectUnauthorized: false,
       ...(alpn.length > 0 ? { ALPNProtocols: [...alpn] } : {}),
+      handshakeTimeout: this.#handshakeTimeoutMs > 0 ? this.#handshakeTimeoutMs : 0x7fffffff,
     });
+    const settle = (t: TLSSocket, ok: boolean, why: string): void => {
+      const raw = (t as unknown as { _parent: Socket | null })._parent;
+      if (raw === null) return;
+      const done = this.#pending.get(raw);
+      if (done === undefined) return;
+      this.#pending.delete(raw);
+      done(ok ? t : null, why);
+    };
+    server.on('secureConnection', (t: TLSSocket) => settle(t, true, ''));
+    server.on('tlsClientError', (err: NodeJS.ErrnoException, t: TLSSocket) => settle(t, false, err.code ?? err.message));
+    return server;
   }
 
   /** After 'secure': null when the peer is acceptable, else why the connection is closed. */
@@ -142,13 +182,7 @@ export class ServerTlsContext extends TlsContextBase {
     const cert = sock.getPeerCertificate(false);
     const presented = cert !== null && cert !== undefined && cert.raw !== undefined;
     if (!presented) return this.config.requireClientCertificate ? 'no client certificate' : null;
-    // A TLSSocket built outside tls.Server never gets `authorized` set: read OpenSSL's verify result as
-    // tls.Server's own 'secure' handler does (Node 20's _tls_wrap onServerSocketSecure).
-    const handle = (sock as unknown as { _handle: { verifyError(): Error | null } | null })._handle;
-    if (handle === null) return 'connection closed during the handshake';
-    const verifyError = handle.verifyError();
-    if (verifyError !== null) return `client certificate rejected: ${(verifyError as NodeJS.ErrnoException).code ?? verifyError.message}`;
-    sock.authorized = true;
+    if (!sock.authorized) return `client certificate rejected: ${String(sock.authorizationError)}`;
     return this.checkSans(b, cert);
   }
 }

@@ -132,7 +132,7 @@ services:
     await apiApp.close();
     await webApp.close();
     db.close();
-    if (!process.env.KEEP) t.cleanup(); else console.log("KEPT", t.dir);
+    t.cleanup();
   });
 
   test('web → api over mTLS: the app sees the caller identity in x-forwarded-client-cert, never a client copy', async () => {
