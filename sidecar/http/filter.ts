@@ -21,6 +21,27 @@ export interface HttpFilter {
   onDestroy(): void;
 }
 
+/** A filter that decides on the request headers alone (RBAC, API keys): every other callback passes through. */
+export abstract class RequestHeadersFilter implements HttpFilter {
+  abstract onRequestHeaders(headers: HeaderMap, endStream: boolean): FilterStatus;
+
+  onRequestData(_chunk: Buffer, _endStream: boolean): FilterStatus {
+    return FilterStatus.Continue;
+  }
+
+  onRequestTrailers(_trailers: HeaderMap): FilterStatus {
+    return FilterStatus.Continue;
+  }
+
+  onResponseHeaders(_headers: HeaderMap, _endStream: boolean): FilterStatus {
+    return FilterStatus.Continue;
+  }
+
+  onDownstreamDrain(): void {}
+
+  onDestroy(): void {}
+}
+
 /**
  * What a non-terminal (decoder) filter may do with its stream. Filters run in http_filters order before the
  * router; one returning StopIteration from a request callback holds the rest of the request (headers, body

@@ -1,15 +1,18 @@
 // Integration-test helpers: temp dirs, free ports, real control-plane/sidecar processes, upstream apps, HTTP clients.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import { freePort } from '../../src/core/net-util.js';
 import { spawnReady, stopChild, type ReadyChild } from '../../src/cli/processes.js';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const BIN = path.join(REPO, 'bin', 'tessera.js');
+const runFile = promisify(execFile);
 
 export function tempDir(prefix = 'tessera-test-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -38,6 +41,41 @@ export function startTessera(args: string[], opts: { dir: string; name: string; 
 }
 
 export { stopChild, type ReadyChild };
+
+/** A control plane in CA mode (trust domain `td`, CA in `<dir>/ca`) serving `meshYaml`, and its proxies. */
+export interface ZeroTrustMesh {
+  readonly cp: ReadyChild;
+  readonly caDir: string;
+  /** Every process started (control plane first); stop them in reverse. */
+  readonly children: ReadyChild[];
+  /** Starts `tessera sidecar` (or `gateway`) for `node` with a fresh bootstrap token for ns default / `sa`. */
+  proxy(node: string, sa: string, opts?: { command?: 'sidecar' | 'gateway'; adminPort?: number; extra?: string[] }): Promise<ReadyChild>;
+}
+
+export async function startZeroTrustMesh(dir: string, meshYaml: string, td: string): Promise<ZeroTrustMesh> {
+  const caDir = path.join(dir, 'ca');
+  writeFileSync(path.join(dir, 'mesh.yaml'), meshYaml);
+  const cp = await startTessera(['control-plane', '--config', path.join(dir, 'mesh.yaml'), '--xds-port', '0', '--admin-port', '0', '--trust-domain', td, '--ca-dir', caDir], { dir, name: 'cp' });
+  const children: ReadyChild[] = [cp];
+  return {
+    cp,
+    caDir,
+    children,
+    async proxy(node, sa, opts = {}) {
+      const { stdout } = await runFile(process.execPath, [BIN, 'token', '--ca-dir', caDir, '--node', node, '--namespace', 'default', '--service-account', sa]);
+      const tokenFile = path.join(dir, `${node}-${sa}.token`);
+      writeFileSync(tokenFile, stdout);
+      const child = await startTessera(
+        [opts.command ?? 'sidecar', '--node-id', node, '--xds', `127.0.0.1:${cp.ready.xds_port}`, '--admin-port', String(opts.adminPort ?? 0),
+          '--xds-ca', path.join(caDir, 'root-cert.pem'), '--xds-san', `spiffe://${td}/ns/tessera-system/sa/control-plane`, '--token-file', tokenFile,
+          '--access-log', 'off', ...(opts.extra ?? [])],
+        { dir, name: `${node}-${sa}` },
+      );
+      children.push(child);
+      return child;
+    },
+  };
+}
 
 /** A plain node:http upstream that answers JSON `{name, method, path, headers}` (or a custom handler). */
 export interface Upstream {

@@ -3,11 +3,11 @@
 // HSTS on HTTPS answers. Clients: curl and openssl s_client.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { BIN, REPO, eventually, freePorts, startTessera, startUpstream, stopChild, tempDir, type ReadyChild, type Upstream } from '../helpers/mesh.js';
+import { REPO, eventually, freePorts, startUpstream, startZeroTrustMesh, stopChild, tempDir, type Upstream, type ZeroTrustMesh } from '../helpers/mesh.js';
 
 const run = promisify(execFile);
 const TD = 'edge.test';
@@ -15,8 +15,7 @@ const FIX = path.join(REPO, 'test', 'fixtures', 'mesh', 'zero-trust');
 
 describe('edge gateway TLS: SNI certificates, ALPN, http → https redirect, HSTS', () => {
   const t = tempDir('tessera-edge-');
-  const caDir = path.join(t.dir, 'ca');
-  const children: ReadyChild[] = [];
+  let zt: ZeroTrustMesh;
   let app: Upstream;
   let https = 0;
   let plain = 0;
@@ -30,8 +29,8 @@ describe('edge gateway TLS: SNI certificates, ALPN, http → https redirect, HST
     app = await startUpstream('shop');
     [https, plain] = await freePorts(2);
     for (const f of ['shop.pem', 'shop-key.pem', 'api.pem', 'api-key.pem']) copyFileSync(path.join(FIX, f), path.join(t.dir, f));
-    writeFileSync(
-      path.join(t.dir, 'mesh.yaml'),
+    zt = await startZeroTrustMesh(
+      t.dir,
       `mesh: { name: edge, trust_domain: ${TD} }
 services:
   - name: shop
@@ -51,21 +50,9 @@ gateways:
       - match: { prefix: / }
         destinations: [{ service: shop }]
 `,
+      TD,
     );
-    const cp = await startTessera(
-      ['control-plane', '--config', path.join(t.dir, 'mesh.yaml'), '--xds-port', '0', '--admin-port', '0', '--trust-domain', TD, '--ca-dir', caDir],
-      { dir: t.dir, name: 'cp' },
-    );
-    children.push(cp);
-    const { stdout } = await run(process.execPath, [BIN, 'token', '--ca-dir', caDir, '--node', 'edge', '--namespace', 'default', '--service-account', 'edge']);
-    writeFileSync(path.join(t.dir, 'edge.token'), stdout);
-    children.push(
-      await startTessera(
-        ['gateway', '--node-id', 'edge', '--xds', `127.0.0.1:${cp.ready.xds_port}`, '--admin-port', '0', '--xds-ca', path.join(caDir, 'root-cert.pem'),
-          '--xds-san', `spiffe://${TD}/ns/tessera-system/sa/control-plane`, '--token-file', path.join(t.dir, 'edge.token'), '--access-log', 'off'],
-        { dir: t.dir, name: 'edge' },
-      ),
-    );
+    await zt.proxy('edge', 'edge', { command: 'gateway' });
     await eventually(async () => {
       try {
         return (await curl(['-k', '-o', '/dev/null', '-w', '%{http_code}', '--resolve', `shop.example.com:${https}:127.0.0.1`, `https://shop.example.com:${https}/`])) === '200';
@@ -76,7 +63,7 @@ gateways:
   });
 
   after(async () => {
-    for (const c of children.reverse()) await stopChild(c);
+    for (const c of zt.children.reverse()) await stopChild(c);
     await app.close();
     t.cleanup();
   });

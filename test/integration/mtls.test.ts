@@ -11,12 +11,11 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import {
-  BIN, eventually, freePorts, request, startLoad, startTessera, startUpstream, stopChild, tempDir, type ReadyChild, type Upstream,
+  eventually, freePorts, request, startLoad, startUpstream, startZeroTrustMesh, stopChild, tempDir, type ReadyChild, type Upstream, type ZeroTrustMesh,
 } from '../helpers/mesh.js';
 
 const run = promisify(execFile);
 const TD = 'mtls.test';
-const CP_ID = `spiffe://${TD}/ns/tessera-system/sa/control-plane`;
 
 /** Runs openssl s_client against 127.0.0.1:port sending `send`; resolves with its stdout+stderr and exit code. */
 function sClient(port: number, extra: string[], send: string): Promise<{ out: string; code: number | null }> {
@@ -36,13 +35,11 @@ function sClient(port: number, extra: string[], send: string): Promise<{ out: st
 
 describe('mTLS between sidecars: SDS secrets, STRICT/PERMISSIVE, SAN checks, XFCC', () => {
   const t = tempDir('tessera-mtls-');
-  const caDir = path.join(t.dir, 'ca');
-  const children: ReadyChild[] = [];
+  const caDir = path.join(t.dir, 'ca'); // the mesh CA (startZeroTrustMesh puts it there)
   let apiApp: Upstream;
   let webApp: Upstream;
   let db: net.Server;
   let dbPort = 0;
-  let xdsPort = 0;
   let webIn = 0;
   let apiIn = 0;
   let dbIn = 0;
@@ -50,22 +47,10 @@ describe('mTLS between sidecars: SDS secrets, STRICT/PERMISSIVE, SAN checks, XFC
   let toDb = 0;
   let apiSidecar: ReadyChild;
 
-  async function token(node: string, sa: string): Promise<string> {
-    const { stdout } = await run(process.execPath, [BIN, 'token', '--ca-dir', caDir, '--node', node, '--namespace', 'default', '--service-account', sa]);
-    const file = path.join(t.dir, `${node}-${sa}.token`);
-    writeFileSync(file, stdout);
-    return file;
-  }
+  let zt: ZeroTrustMesh;
 
   async function sidecar(node: string, sa: string): Promise<ReadyChild> {
-    const [admin] = await freePorts(1);
-    const child = await startTessera(
-      ['sidecar', '--node-id', node, '--xds', `127.0.0.1:${xdsPort}`, '--admin-port', String(admin), '--xds-ca', path.join(caDir, 'root-cert.pem'),
-        '--xds-san', CP_ID, '--token-file', await token(node, sa), '--access-log', 'off'],
-      { dir: t.dir, name: `${node}-${sa}` },
-    );
-    children.push(child);
-    return child;
+    return zt.proxy(node, sa);
   }
 
   /** A certificate + key in PEM files: openssl-made, signed by `caCert/caKey` (or self-signed), with a URI SAN. */
@@ -89,8 +74,8 @@ describe('mTLS between sidecars: SDS secrets, STRICT/PERMISSIVE, SAN checks, XFC
     await new Promise<void>((r) => db.listen(0, '127.0.0.1', () => r()));
     dbPort = (db.address() as net.AddressInfo).port;
     [webIn, apiIn, dbIn, toApi, toDb] = await freePorts(5);
-    writeFileSync(
-      path.join(t.dir, 'mesh.yaml'),
+    zt = await startZeroTrustMesh(
+      t.dir,
       `mesh: { name: mtls, trust_domain: ${TD}, mtls: PERMISSIVE }
 services:
   - name: web
@@ -115,20 +100,15 @@ services:
     instances:
       - { id: db-1, address: 127.0.0.1, port: ${dbPort}, sidecar_port: ${dbIn} }
 `,
+      TD,
     );
-    const cp = await startTessera(
-      ['control-plane', '--config', path.join(t.dir, 'mesh.yaml'), '--xds-port', '0', '--admin-port', '0', '--trust-domain', TD, '--ca-dir', caDir],
-      { dir: t.dir, name: 'cp' },
-    );
-    children.push(cp);
-    xdsPort = Number(cp.ready.xds_port);
     await sidecar('web-1', 'web');
     apiSidecar = await sidecar('api-1', 'api');
     await sidecar('db-1', 'tcpdb');
   });
 
   after(async () => {
-    for (const c of children.reverse()) await stopChild(c);
+    for (const c of zt.children.reverse()) await stopChild(c);
     await apiApp.close();
     await webApp.close();
     db.close();
@@ -221,7 +201,7 @@ services:
 
   test('outbound SAN check: an api sidecar holding another identity is refused by web (503), not trusted for being signed by the CA', async () => {
     await stopChild(apiSidecar);
-    children.splice(children.indexOf(apiSidecar), 1);
+    zt.children.splice(zt.children.indexOf(apiSidecar), 1);
     const impostor = await sidecar('api-1', 'intruder');
     const r = await eventually(async () => {
       const x = await request(`http://127.0.0.1:${toApi}/who`);
@@ -229,7 +209,7 @@ services:
     }, 15000);
     assert.equal(r.status, 503);
     await stopChild(impostor);
-    children.splice(children.indexOf(impostor), 1);
+    zt.children.splice(zt.children.indexOf(impostor), 1);
     apiSidecar = await sidecar('api-1', 'api');
     const back = await eventually(async () => {
       const x = await request(`http://127.0.0.1:${toApi}/again`);

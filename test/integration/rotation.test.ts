@@ -3,19 +3,15 @@
 // from the new root, finish: bundle new only) while web → api traffic runs over mTLS. Zero failed requests.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import {
-  BIN, eventually, freePorts, request, startLoad, startTessera, startUpstream, stopChild, tempDir, type ReadyChild, type Upstream,
+  eventually, freePorts, request, startLoad, startUpstream, startZeroTrustMesh, stopChild, tempDir, type Upstream, type ZeroTrustMesh,
 } from '../helpers/mesh.js';
 
-const run = promisify(execFile);
 const TD = 'rotate.test';
-const CP_ID = `spiffe://${TD}/ns/tessera-system/sa/control-plane`;
 
 interface CertsView {
   certificates: { cert_chain_pem: string; serial_number?: string; seconds_until_expiration: number }[];
@@ -37,7 +33,7 @@ function post(port: number, p: string, body: object): Promise<{ status: number; 
 describe('rotation under load: leaf renewal and a root rotation with zero failed requests', () => {
   const t = tempDir('tessera-rot-');
   const caDir = path.join(t.dir, 'ca');
-  const children: ReadyChild[] = [];
+  let zt: ZeroTrustMesh;
   let apiApp: Upstream;
   let webApp: Upstream;
   let cpAdmin = 0;
@@ -55,8 +51,8 @@ describe('rotation under load: leaf renewal and a root rotation with zero failed
     webApp = await startUpstream('web');
     const [webIn, apiIn, port] = await freePorts(3);
     toApi = port!;
-    writeFileSync(
-      path.join(t.dir, 'mesh.yaml'),
+    zt = await startZeroTrustMesh(
+      t.dir,
       `mesh: { name: rot, trust_domain: ${TD}, mtls: STRICT }
 services:
   - name: web
@@ -70,32 +66,19 @@ services:
     instances:
       - { id: api-1, address: 127.0.0.1, port: ${apiApp.port}, sidecar_port: ${apiIn} }
 `,
+      TD,
     );
-    const cp = await startTessera(
-      ['control-plane', '--config', path.join(t.dir, 'mesh.yaml'), '--xds-port', '0', '--admin-port', '0', '--trust-domain', TD, '--ca-dir', caDir],
-      { dir: t.dir, name: 'cp' },
-    );
-    children.push(cp);
-    cpAdmin = Number(cp.ready.admin_port);
+    cpAdmin = Number(zt.cp.ready.admin_port);
     for (const [node, sa] of [['web-1', 'web'], ['api-1', 'api']] as const) {
-      const { stdout } = await run(process.execPath, [BIN, 'token', '--ca-dir', caDir, '--node', node, '--namespace', 'default', '--service-account', sa]);
-      const tokenFile = path.join(t.dir, `${node}.token`);
-      writeFileSync(tokenFile, stdout);
       const [admin] = await freePorts(1);
       admins[node] = admin!;
-      children.push(
-        await startTessera(
-          ['sidecar', '--node-id', node, '--xds', `127.0.0.1:${cp.ready.xds_port}`, '--admin-port', String(admin), '--xds-ca', path.join(caDir, 'root-cert.pem'),
-            '--xds-san', CP_ID, '--token-file', tokenFile, '--cert-ttl', '60', '--access-log', 'off'],
-          { dir: t.dir, name: node },
-        ),
-      );
+      await zt.proxy(node, sa, { adminPort: admin!, extra: ['--cert-ttl', '60'] });
     }
     await eventually(async () => (await request(`http://127.0.0.1:${toApi}/warm`)).status === 200, 15000);
   });
 
   after(async () => {
-    for (const c of children.reverse()) await stopChild(c);
+    for (const c of zt.children.reverse()) await stopChild(c);
     await apiApp.close();
     await webApp.close();
     t.cleanup();

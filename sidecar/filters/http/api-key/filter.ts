@@ -5,7 +5,7 @@
 // the request (unless keep_credential) before any outcome, so the access log never sees it either.
 import type { Counter, StatsStore } from '../../../../src/observability/stats.js';
 import { API_KEY_FILTER_NAME, type ApiKeyAuthConfig, consumerMetadataHeader } from '../../../../src/xds/resources/filters/api-key.js';
-import { FilterStatus, type DecoderFilterCallbacks, type HttpFilter } from '../../../http/filter.js';
+import { FilterStatus, RequestHeadersFilter, type DecoderFilterCallbacks } from '../../../http/filter.js';
 import { HeaderMap } from '../../../http/header-map.js';
 import { configuredReply, type LocalReply } from '../../../http/local-reply.js';
 import { ApiKeyIndex } from './key-index.js';
@@ -57,11 +57,12 @@ export class ApiKeyShared {
 }
 
 /** One stream's API-key decision, taken on the request headers; holds nothing afterwards. */
-export class ApiKeyFilter implements HttpFilter {
+export class ApiKeyFilter extends RequestHeadersFilter {
   readonly #shared: ApiKeyShared;
   readonly #cb: DecoderFilterCallbacks;
 
   constructor(shared: ApiKeyShared, cb: DecoderFilterCallbacks) {
+    super();
     this.#shared = shared;
     this.#cb = cb;
   }
@@ -102,22 +103,6 @@ export class ApiKeyFilter implements HttpFilter {
     s.stats.allowed.inc();
     return FilterStatus.Continue;
   }
-
-  onRequestData(_chunk: Buffer, _endStream: boolean): FilterStatus {
-    return FilterStatus.Continue;
-  }
-
-  onRequestTrailers(_trailers: HeaderMap): FilterStatus {
-    return FilterStatus.Continue;
-  }
-
-  onResponseHeaders(_headers: HeaderMap, _endStream: boolean): FilterStatus {
-    return FilterStatus.Continue;
-  }
-
-  onDownstreamDrain(): void {}
-
-  onDestroy(): void {}
 
   // internals
 

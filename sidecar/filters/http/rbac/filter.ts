@@ -4,7 +4,7 @@
 // envoy.filters.http.rbac; no response flag is set (Envoy reports RBAC denials in response code details only).
 import type { Counter, StatsStore } from '../../../../src/observability/stats.js';
 import type { HttpRbacConfig } from '../../../../src/xds/resources/filters/rbac.js';
-import { FilterStatus, type DecoderFilterCallbacks, type HttpFilter } from '../../../http/filter.js';
+import { FilterStatus, RequestHeadersFilter, type DecoderFilterCallbacks } from '../../../http/filter.js';
 import type { HeaderMap } from '../../../http/header-map.js';
 import { configuredReply, type LocalReply } from '../../../http/local-reply.js';
 import { RbacEngine, rbacStatScopes, rbacStats, statPrefixJoin, type RbacPolicy, type RbacStats } from '../../rbac/engine.js';
@@ -67,11 +67,12 @@ export class RbacShared {
 }
 
 /** One stream's RBAC decision, taken on the request headers; holds nothing afterwards. */
-export class RbacFilter implements HttpFilter {
+export class RbacFilter extends RequestHeadersFilter {
   readonly #shared: RbacShared;
   readonly #cb: DecoderFilterCallbacks;
 
   constructor(shared: RbacShared, cb: DecoderFilterCallbacks) {
+    super();
     this.#shared = shared;
     this.#cb = cb;
   }
@@ -99,22 +100,6 @@ export class RbacFilter implements HttpFilter {
     cb.sendLocalReply(RBAC_DENIED_REPLY, null);
     return FilterStatus.StopIteration;
   }
-
-  onRequestData(_chunk: Buffer, _endStream: boolean): FilterStatus {
-    return FilterStatus.Continue;
-  }
-
-  onRequestTrailers(_trailers: HeaderMap): FilterStatus {
-    return FilterStatus.Continue;
-  }
-
-  onResponseHeaders(_headers: HeaderMap, _endStream: boolean): FilterStatus {
-    return FilterStatus.Continue;
-  }
-
-  onDownstreamDrain(): void {}
-
-  onDestroy(): void {}
 
   // internals
 
