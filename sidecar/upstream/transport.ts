@@ -13,9 +13,9 @@ export interface UpstreamSocket {
  * A new upstream socket to `host:port`. With TLS whose secrets have not arrived, the socket fails on the next
  * tick like a refused connection (the caller's connect-failure path counts and retries it).
  */
-export function openUpstream(cluster: UpstreamCluster, host: string, port: number, tcp?: net.NetConnectOpts): UpstreamSocket {
+export function openUpstream(cluster: UpstreamCluster, host: string, port: number): UpstreamSocket {
   const tls = cluster.tls;
-  if (tls === null) return { socket: net.connect({ ...tcp, host, port } as net.NetConnectOpts), readyEvent: 'connect' };
+  if (tls === null) return { socket: net.connect({ host, port }), readyEvent: 'connect' };
   const s = tls.connect({ host, port });
   if (s !== null) return { socket: s, readyEvent: 'secureConnect' };
   const dead = new net.Socket();
