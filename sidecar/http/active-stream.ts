@@ -523,7 +523,7 @@ export abstract class ActiveStream implements StreamCallbacks, DecoderFilterCall
 const XFCC = 'x-forwarded-client-cert';
 
 /** One XFCC element in Envoy's key order: By, Hash, Subject, URI, DNS (values with , ; = or " quoted). */
-export function xfccElement(c: DownstreamConnectionInfo, by: string, d: HcmConfig['setCurrentClientCertDetails']): string {
+function xfccElement(c: DownstreamConnectionInfo, by: string, d: HcmConfig['setCurrentClientCertDetails']): string {
   const parts: string[] = [];
   if (by !== '') parts.push(`By=${xfccValue(by)}`);
   parts.push(`Hash=${c.peerCertSha256}`);

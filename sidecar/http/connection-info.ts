@@ -2,8 +2,7 @@
 // addresses, and for TLS the verified peer certificate's identity (SPIFFE ID), SNI and version.
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { uriSans } from '../../src/tls/spiffe.js';
-import { parseSubjectAltName } from '../tls/tls-context.js';
+import { parseSubjectAltName } from '../../src/tls/spiffe.js';
 
 export interface DownstreamConnectionInfo {
   /** The socket peer's address (before any x-forwarded-for rules). */
@@ -38,8 +37,8 @@ function unmapped(a: string | undefined): string {
 /** Reads the connection facts once; for TLS sockets after the handshake (the verified chain is final then). */
 export function connectionInfo(socket: Socket): DownstreamConnectionInfo {
   const tls = (socket as Partial<TLSSocket>).encrypted === true ? (socket as TLSSocket) : null;
-  let uris: string[] = [];
-  let dns: string[] = [];
+  const uris: string[] = [];
+  const dns: string[] = [];
   let subject = '';
   let sha = '';
   let validated = false;
@@ -47,8 +46,10 @@ export function connectionInfo(socket: Socket): DownstreamConnectionInfo {
     validated = tls.authorized === true;
     const cert = validated ? tls.getPeerCertificate(false) : null;
     if (cert !== null && cert.raw !== undefined) {
-      uris = uriSans(cert.subjectaltname);
-      dns = parseSubjectAltName(cert.subjectaltname).flatMap(([t, v]) => (t === 'DNS' ? [v] : []));
+      for (const [t, v] of parseSubjectAltName(cert.subjectaltname)) {
+        if (t === 'URI') uris.push(v);
+        else if (t === 'DNS') dns.push(v);
+      }
       subject = subjectString(cert.subject as unknown as Record<string, string | string[]> | undefined);
       sha = cert.fingerprint256.replace(/:/g, '').toLowerCase();
     }

@@ -5,21 +5,9 @@
 import type { Socket } from 'node:net';
 import tls, { type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
 import { StringMatcher } from '../router/string-matcher.js';
+import { parseSubjectAltName } from '../../src/tls/spiffe.js';
 import type { CommonTlsConfig, DownstreamTlsConfig, SanType, UpstreamTlsConfig } from '../../src/xds/resources/tls.js';
 import type { SecretStore } from './secrets.js';
-
-const SAN_PREFIX: Readonly<Record<string, SanType>> = { URI: 'URI', DNS: 'DNS', email: 'EMAIL', 'IP Address': 'IP_ADDRESS' };
-
-/** Node's `subjectaltname` ("DNS:a, URI:spiffe://x, IP Address:1.2.3.4", quoted when a value has a comma) as pairs. */
-export function parseSubjectAltName(s: string | undefined): [SanType, string][] {
-  const out: [SanType, string][] = [];
-  if (!s) return out;
-  for (const m of s.matchAll(/(DNS|URI|IP Address|email):("(?:[^"\\]|\\.)*"|[^,]*)(?:, |$)/g)) {
-    const v = m[2]!.startsWith('"') ? (JSON.parse(m[2]!) as string) : m[2]!;
-    out.push([SAN_PREFIX[m[1]!]!, v]);
-  }
-  return out;
-}
 
 interface Built {
   readonly context: SecureContext;

@@ -48,12 +48,21 @@ export function isValidSegment(s: string): boolean {
 }
 
 /** URI entries of node's subjectAltName string ("URI:spiffe://…, DNS:…"); quoted entries are unquoted. */
-export function uriSans(subjectAltName: string | undefined): string[] {
-  if (subjectAltName === undefined || subjectAltName === '') return [];
-  const out: string[] = [];
-  for (const m of subjectAltName.matchAll(/URI:("(?:[^"\\]|\\.)*"|[^,]*)/g)) {
-    const v = m[1]!;
-    out.push(v.startsWith('"') ? (JSON.parse(v) as string) : v);
+/** The SAN kinds Node prints in `subjectaltname`, named as Envoy's SanType. */
+export type SubjectAltNameType = 'URI' | 'DNS' | 'EMAIL' | 'IP_ADDRESS';
+const SAN_PREFIX: Readonly<Record<string, SubjectAltNameType>> = { URI: 'URI', DNS: 'DNS', email: 'EMAIL', 'IP Address': 'IP_ADDRESS' };
+
+/** Node's `subjectaltname` ("DNS:a, URI:spiffe://x, IP Address:1.2.3.4", quoted when a value has a comma) as pairs. */
+export function parseSubjectAltName(s: string | undefined): [SubjectAltNameType, string][] {
+  const out: [SubjectAltNameType, string][] = [];
+  if (!s) return out;
+  for (const m of s.matchAll(/(DNS|URI|IP Address|email):("(?:[^"\\]|\\.)*"|[^,]*)(?:, |$)/g)) {
+    const v = m[2]!.startsWith('"') ? (JSON.parse(m[2]!) as string) : m[2]!;
+    out.push([SAN_PREFIX[m[1]!]!, v]);
   }
   return out;
+}
+
+export function uriSans(subjectAltName: string | undefined): string[] {
+  return parseSubjectAltName(subjectAltName).flatMap(([t, v]) => (t === 'URI' ? [v] : []));
 }

@@ -35,7 +35,6 @@ function sClient(port: number, extra: string[], send: string): Promise<{ out: st
 
 describe('mTLS between sidecars: SDS secrets, STRICT/PERMISSIVE, SAN checks, XFCC', () => {
   const t = tempDir('tessera-mtls-');
-  const caDir = path.join(t.dir, 'ca'); // the mesh CA (startZeroTrustMesh puts it there)
   let apiApp: Upstream;
   let webApp: Upstream;
   let db: net.Server;
@@ -160,7 +159,7 @@ services:
 
   test('STRICT: TLS without a client certificate, or with one from another CA, is refused', async () => {
     const before = apiApp.requests;
-    const ca = path.join(caDir, 'root-cert.pem');
+    const ca = path.join(zt.caDir, 'root-cert.pem');
     const noCert = await sClient(apiIn, ['-CAfile', ca], 'GET / HTTP/1.1\r\nhost: api\r\n\r\n');
     assert.doesNotMatch(noCert.out, /HTTP\/1\.1 200/);
     const foreign = await opensslCert('foreign', `spiffe://${TD}/ns/default/sa/web`, null);
@@ -170,7 +169,7 @@ services:
   });
 
   test('STRICT: an expired certificate from the mesh CA is refused; a valid one with the caller identity is served', async () => {
-    const ca = { cert: path.join(caDir, 'root-cert.pem'), key: path.join(caDir, 'root-key.pem') };
+    const ca = { cert: path.join(zt.caDir, 'root-cert.pem'), key: path.join(zt.caDir, 'root-key.pem') };
     // `-days 0`... openssl cannot back-date; a certificate valid for -1 days ends before it starts: expired for OpenSSL.
     const expired = await opensslCert('expired', `spiffe://${TD}/ns/default/sa/web`, ca, -1);
     const r1 = await sClient(apiIn, ['-CAfile', ca.cert, '-cert', expired.cert, '-key', expired.key], 'GET / HTTP/1.1\r\nhost: api\r\n\r\n');
@@ -182,7 +181,7 @@ services:
   });
 
   test('authorization on identity: a mesh certificate for another service gets 403', async () => {
-    const ca = { cert: path.join(caDir, 'root-cert.pem'), key: path.join(caDir, 'root-key.pem') };
+    const ca = { cert: path.join(zt.caDir, 'root-cert.pem'), key: path.join(zt.caDir, 'root-key.pem') };
     const other = await opensslCert('other-sa', `spiffe://${TD}/ns/default/sa/batch`, ca);
     const r = await sClient(apiIn, ['-CAfile', ca.cert, '-cert', other.cert, '-key', other.key], 'GET /ok HTTP/1.1\r\nhost: api\r\nconnection: close\r\n\r\n');
     assert.match(r.out, /HTTP\/1\.1 403/);
@@ -192,7 +191,7 @@ services:
     const plain = await request(`http://127.0.0.1:${webIn}/p`);
     assert.equal(plain.status, 200);
     assert.equal(JSON.parse(plain.body).headers['x-forwarded-client-cert'], undefined);
-    const ca = { cert: path.join(caDir, 'root-cert.pem'), key: path.join(caDir, 'root-key.pem') };
+    const ca = { cert: path.join(zt.caDir, 'root-cert.pem'), key: path.join(zt.caDir, 'root-key.pem') };
     const c = await opensslCert('permissive-client', `spiffe://${TD}/ns/default/sa/api`, ca);
     const r = await sClient(webIn, ['-CAfile', ca.cert, '-cert', c.cert, '-key', c.key], 'GET /t HTTP/1.1\r\nhost: web\r\nconnection: close\r\n\r\n');
     assert.match(r.out, /HTTP\/1\.1 200/);
